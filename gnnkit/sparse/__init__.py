@@ -1,0 +1,80 @@
+"""gnnkit's sparse core: the :class:`SparseMatrix` value and functional ops on it.
+
+Orientation: row = target, column = source, so ``spmm(A, X)`` aggregates source features into
+targets; :meth:`SparseMatrix.from_edge_index` takes PyG's ``edge_index`` (row 0 = source).
+This package imports nothing from the rest of gnnkit.
+"""
+
+from __future__ import annotations
+
+from ._backends import BACKENDS, current_backend, resolve_backend, use_backend
+from .convert import (
+    from_pyg,
+    from_scipy,
+    from_torch_sparse,
+    from_torch_sparse_tensor,
+    to_dense,
+    to_edge_index,
+    to_scipy,
+    to_torch_sparse,
+    to_torch_sparse_tensor,
+)
+from .matrix import SparseMatrix
+from .ops import REDUCTIONS, edge_softmax, intersect_rows, scatter, sddmm, segment, spmm, spspmm
+from .structural import (
+    add_self_loops,
+    bipartite_normalize,
+    block_diag,
+    coalesce,
+    gcn_norm,
+    induced_subgraph,
+    k_hop,
+    remove_edges,
+    remove_self_loops,
+    row_normalize,
+    select_cols,
+    select_rows,
+    sym_normalize,
+    to_undirected,
+    transpose,
+)
+
+__all__ = [
+    "BACKENDS",
+    "REDUCTIONS",
+    "SparseMatrix",
+    "add_self_loops",
+    "bipartite_normalize",
+    "block_diag",
+    "coalesce",
+    "current_backend",
+    "edge_softmax",
+    "from_pyg",
+    "from_scipy",
+    "from_torch_sparse",
+    "from_torch_sparse_tensor",
+    "gcn_norm",
+    "induced_subgraph",
+    "intersect_rows",
+    "k_hop",
+    "remove_edges",
+    "remove_self_loops",
+    "resolve_backend",
+    "row_normalize",
+    "scatter",
+    "sddmm",
+    "segment",
+    "select_cols",
+    "select_rows",
+    "spmm",
+    "spspmm",
+    "sym_normalize",
+    "to_dense",
+    "to_edge_index",
+    "to_scipy",
+    "to_torch_sparse",
+    "to_torch_sparse_tensor",
+    "to_undirected",
+    "transpose",
+    "use_backend",
+]

@@ -1,0 +1,323 @@
+"""The reference backend: plain PyTorch, always available, the oracle of every kernel test.
+
+This module *is* the kernel contract. Every backend (``cpu`` C++, ``triton`` GPU) implements
+some or all of the functions below with exactly these signatures and semantics; a backend that
+lacks a function falls back to the one here. The functions take and return plain tensors: all
+validation happens above them in :mod:`gnnkit.sparse.ops`, so a kernel may assume that
+
+* index tensors are contiguous, of one dtype (``int32`` or ``int64``) and within range;
+* ``rowptr`` is non-decreasing with ``rowptr[0] == 0`` and ``rowptr[-1] == nnz``;
+* floating tensors share one dtype and one device with each other and with the indices;
+* inputs are *not* necessarily contiguous unless stated.
+
+Outputs are always freshly allocated (never an alias of an input): they are returned from
+``torch.library`` custom ops, which forbid aliasing. Half and bfloat16 inputs are accumulated
+in float32 and the result is cast back to the input dtype.
+
+Shapes (``M`` rows = targets, ``N`` columns = sources, ``E`` = nnz):
+
+* ``values`` is ``None`` (all ones), ``(E,)`` scalar, ``(E, H)`` multi-head or
+  ``(E, P, Q)`` block;
+* ``x`` is ``(N, F)`` for ``None``/scalar values, ``(N, H, F)`` for multi-head values and
+  ``(N, Q, F)`` for block values; the output is ``(M, F)``, ``(M, H, F)``, ``(M, P, F)``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "edge_softmax",
+    "edge_softmax_backward",
+    "intersect_rows",
+    "sddmm",
+    "segment",
+    "spmm",
+    "spmm_arg_backward",
+    "spspmm_expand",
+]
+
+_HALF_TYPES = (torch.float16, torch.bfloat16)
+
+
+def is_available() -> bool:
+    return True
+
+
+def supports_device(device: torch.device) -> bool:
+    return True
+
+
+def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float32 if dtype in _HALF_TYPES else dtype
+
+
+def _row_of_edges(rowptr: Tensor) -> Tensor:
+    """COO row index of each stored entry, int64, from a CSR row pointer."""
+    counts = (rowptr[1:] - rowptr[:-1]).long()
+    return torch.repeat_interleave(torch.arange(counts.numel(), device=rowptr.device), counts)
+
+
+def _messages(col: Tensor, values: Tensor | None, x: Tensor) -> Tensor:
+    """Per-edge messages ``values[e] * x[col[e]]`` in the accumulation dtype, shape (E, ...)."""
+    gathered = x.index_select(0, col.long()).to(_accumulation_dtype(x.dtype))
+    if values is None:
+        return gathered
+    vals = values.to(gathered.dtype)
+    if vals.dim() == 1:  # scalar: (E,) * (E, F)
+        return gathered * vals.unsqueeze(-1)
+    if vals.dim() == 2:  # multi-head: (E, H) * (E, H, F)
+        return gathered * vals.unsqueeze(-1)
+    return torch.bmm(vals, gathered)  # block: (E, P, Q) @ (E, Q, F)
+
+
+def _output_shape(num_rows: int, values: Tensor | None, x: Tensor) -> tuple[int, ...]:
+    if values is not None and values.dim() == 3:
+        return (num_rows, values.shape[1], *x.shape[2:])
+    return (num_rows, *x.shape[1:])
+
+
+def spmm(
+    rowptr: Tensor, col: Tensor, values: Tensor | None, x: Tensor, reduce: str
+) -> tuple[Tensor, Tensor]:
+    """Sparse-dense product ``out[i] = ⊕_{e in row i} values[e] · x[col[e]]``.
+
+    ``reduce`` is ``"sum"``, ``"mean"`` (sum divided by the row's stored-entry count),
+    ``"max"`` or ``"min"``. Rows without entries give 0 for every reduction.
+
+    Returns ``(out, arg)``. For ``max``/``min``, ``arg`` has the shape of ``out``, dtype int64,
+    and holds the CSR position ``e`` of the winning entry of each output element (the first
+    entry of the row in CSR order among ties), or ``E`` (one past the end) for empty rows. For
+    ``sum``/``mean`` ``arg`` is an empty int64 tensor. Block values support sum and mean only.
+    """
+    num_rows = rowptr.numel() - 1
+    nnz = col.numel()
+    acc = _accumulation_dtype(x.dtype)
+    out_shape = _output_shape(num_rows, values, x)
+    msgs = _messages(col, values, x)
+    row = _row_of_edges(rowptr)
+    empty_arg = torch.empty(0, dtype=torch.long, device=x.device)
+    if reduce in ("sum", "mean"):
+        out = torch.zeros(out_shape, dtype=acc, device=x.device)
+        out.index_add_(0, row, msgs)
+        if reduce == "mean":
+            counts = (rowptr[1:] - rowptr[:-1]).clamp(min=1).to(acc)
+            out = out / counts.view(-1, *([1] * (out.dim() - 1)))
+        return out.to(x.dtype), empty_arg
+    if reduce not in ("max", "min"):
+        raise ValueError(f"reduce must be one of sum, mean, max, min; got {reduce!r}")
+    out = torch.zeros(out_shape, dtype=acc, device=x.device)
+    index = row.view(-1, *([1] * (msgs.dim() - 1))).expand_as(msgs)
+    out.scatter_reduce_(0, index, msgs, "amax" if reduce == "max" else "amin", include_self=False)
+    # The winner is the first entry (lowest CSR position) whose message equals the extremum.
+    positions = torch.arange(nnz, device=x.device).view(-1, *([1] * (msgs.dim() - 1)))
+    positions = positions.expand_as(msgs)
+    is_winner = msgs == out.index_select(0, row)
+    candidate = torch.where(is_winner, positions, torch.full_like(positions, nnz))
+    arg = torch.full(out_shape, nnz, dtype=torch.long, device=x.device)
+    arg.scatter_reduce_(0, index, candidate, "amin", include_self=True)
+    return out.to(x.dtype), arg
+
+
+def spmm_arg_backward(
+    col: Tensor, values: Tensor | None, x: Tensor, grad_out: Tensor, arg: Tensor
+) -> tuple[Tensor, Tensor | None]:
+    """Backward of ``spmm`` with ``max``/``min``: gradients flow only through the winners.
+
+    With ``m = values[arg] * x[col[arg]]`` the chosen message of each output element,
+    ``grad_x[col[arg]] += values[arg] * grad_out`` and ``grad_values[arg] += x[col[arg]] *
+    grad_out`` (summed over the feature dimension). Elements with ``arg == E`` (empty rows)
+    contribute nothing. Returns ``(grad_x, grad_values)``; ``grad_values`` is ``None`` when
+    ``values`` is ``None``. Shapes as ``x`` and ``values``.
+    """
+    nnz = col.numel()
+    acc = _accumulation_dtype(x.dtype)
+    valid = arg < nnz
+    safe_arg = torch.where(valid, arg, torch.zeros_like(arg))
+    grad = torch.where(valid, grad_out.to(acc), torch.zeros((), dtype=acc, device=x.device))
+    source = col.long().index_select(0, safe_arg.reshape(-1)).view_as(arg)
+    grad_x = torch.zeros(x.shape, dtype=acc, device=x.device)
+    grad_values = None
+    if values is None:
+        contribution = grad
+    else:
+        vals = values.to(acc)
+        if vals.dim() == 1:
+            chosen_values = vals[safe_arg]
+        else:  # multi-head (E, H); arg is (M, H, F)
+            head = torch.arange(vals.shape[1], device=x.device).view(1, -1, 1).expand_as(arg)
+            chosen_values = vals[safe_arg, head]
+        contribution = grad * chosen_values
+        chosen_x = _gather_source_features(x.to(acc), source, arg)
+        grad_values_flat = torch.zeros(values.shape, dtype=acc, device=x.device)
+        if vals.dim() == 1:
+            grad_values_flat.index_add_(0, safe_arg.reshape(-1), (grad * chosen_x).reshape(-1))
+        else:
+            flat_index = safe_arg * vals.shape[1] + head
+            grad_values_flat.view(-1).index_add_(
+                0, flat_index.reshape(-1), (grad * chosen_x).reshape(-1)
+            )
+        grad_values = grad_values_flat.to(values.dtype)
+    _scatter_to_sources(grad_x, source, contribution)
+    return grad_x.to(x.dtype), grad_values
+
+
+def _gather_source_features(x: Tensor, source: Tensor, arg: Tensor) -> Tensor:
+    """``x[source[i, ..., f], ..., f]`` for every output element: shape of ``arg``."""
+    flat_x = x.reshape(x.shape[0], -1)  # (N, K) where K = prod(feature dims)
+    flat_source = source.reshape(arg.shape[0], -1)  # (M, K)
+    feature = torch.arange(flat_x.shape[1], device=x.device).expand_as(flat_source)
+    return flat_x[flat_source, feature].view_as(arg)
+
+
+def _scatter_to_sources(grad_x: Tensor, source: Tensor, contribution: Tensor) -> None:
+    flat = grad_x.view(grad_x.shape[0], -1)
+    flat_source = source.reshape(source.shape[0], -1)
+    flat.scatter_add_(0, flat_source, contribution.reshape(flat_source.shape))
+
+
+def sddmm(row: Tensor, col: Tensor, a: Tensor, b: Tensor, op: str) -> Tensor:
+    """Per-entry ``op(a[row[e]], b[col[e]])``.
+
+    ``a`` is ``(M, *S)`` and ``b`` is ``(N, *S)`` with the same trailing shape ``S``:
+
+    * ``"dot"``: sum over the last dimension, output ``(E, *S[:-1])``;
+    * ``"add"``, ``"mul"``: elementwise, output ``(E, *S)``;
+    * ``"outer"``: ``a[row] @ b[col]^T`` over the last dimension, for ``a`` ``(M, P, F)`` and
+      ``b`` ``(N, Q, F)``, output ``(E, P, Q)`` (the gradient of block-valued ``spmm``).
+    """
+    acc = _accumulation_dtype(a.dtype)
+    left = a.index_select(0, row.long()).to(acc)
+    right = b.index_select(0, col.long()).to(acc)
+    if op == "dot":
+        out = (left * right).sum(-1)
+    elif op == "add":
+        out = left + right
+    elif op == "mul":
+        out = left * right
+    elif op == "outer":
+        out = torch.bmm(left, right.transpose(1, 2))
+    else:
+        raise ValueError(f"op must be one of dot, add, mul, outer; got {op!r}")
+    return out.to(a.dtype)
+
+
+def edge_softmax(rowptr: Tensor, scores: Tensor) -> Tensor:
+    """Softmax of ``scores`` (``(E,)`` or ``(E, H)``) over the entries of each row.
+
+    Numerically stable (the row maximum is subtracted first).
+    """
+    acc = _accumulation_dtype(scores.dtype)
+    row = _row_of_edges(rowptr)
+    s = scores.to(acc)
+    num_rows = rowptr.numel() - 1
+    index = row.view(-1, *([1] * (s.dim() - 1))).expand_as(s)
+    row_max = torch.full((num_rows, *s.shape[1:]), float("-inf"), dtype=acc, device=s.device)
+    row_max.scatter_reduce_(0, index, s, "amax", include_self=True)
+    exp = torch.exp(s - row_max.index_select(0, row))
+    denom = torch.zeros((num_rows, *s.shape[1:]), dtype=acc, device=s.device)
+    denom.index_add_(0, row, exp)
+    return (exp / denom.index_select(0, row)).to(scores.dtype)
+
+
+def edge_softmax_backward(rowptr: Tensor, probs: Tensor, grad: Tensor) -> Tensor:
+    """Gradient of :func:`edge_softmax`: ``p * (g - Σ_{row} p g)``."""
+    acc = _accumulation_dtype(probs.dtype)
+    row = _row_of_edges(rowptr)
+    p = probs.to(acc)
+    g = grad.to(acc)
+    weighted = torch.zeros((rowptr.numel() - 1, *p.shape[1:]), dtype=acc, device=p.device)
+    weighted.index_add_(0, row, p * g)
+    return (p * (g - weighted.index_select(0, row))).to(probs.dtype)
+
+
+def segment(src: Tensor, ptr: Tensor, reduce: str) -> tuple[Tensor, Tensor]:
+    """Reduce consecutive slices ``src[ptr[k]:ptr[k+1]]`` along dim 0.
+
+    Same reductions, empty-segment and ``arg`` conventions as :func:`spmm` (``arg`` holds the
+    position in ``src`` of the winner, ``len(src)`` for empty segments).
+    """
+    return spmm(
+        ptr, torch.arange(src.shape[0], device=src.device, dtype=ptr.dtype), None, src, reduce
+    )
+
+
+def intersect_rows(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Common column indices of rows ``left[k]`` and ``right[k]`` for each pair ``k``.
+
+    Requires each row's column indices to be sorted and unique (a coalesced matrix). Returns
+    ``(ptr, common)`` in CSR form: the common columns of pair ``k`` are
+    ``common[ptr[k]:ptr[k+1]]`` in increasing order. Cost ``O(Σ_k deg(left_k) + deg(right_k))``.
+    """
+    device = col.device
+    index_dtype = col.dtype
+    left = left.long()
+    right = right.long()
+    start_l, end_l = rowptr[left].long(), rowptr[left + 1].long()
+    start_r, end_r = rowptr[right].long(), rowptr[right + 1].long()
+    len_l, len_r = end_l - start_l, end_r - start_r
+    # Gather both neighbour lists of every pair, tag each entry with its pair, then keep the
+    # entries of the left list that also occur in the right list of the same pair.
+    pair_l = torch.repeat_interleave(torch.arange(left.numel(), device=device), len_l)
+    pair_r = torch.repeat_interleave(torch.arange(right.numel(), device=device), len_r)
+    offset_l = torch.arange(pair_l.numel(), device=device) - torch.repeat_interleave(
+        torch.cumsum(len_l, 0) - len_l, len_l
+    )
+    offset_r = torch.arange(pair_r.numel(), device=device) - torch.repeat_interleave(
+        torch.cumsum(len_r, 0) - len_r, len_r
+    )
+    cols_l = col[start_l[pair_l] + offset_l].long()
+    cols_r = col[start_r[pair_r] + offset_r].long()
+    # Keys (pair, column) are sorted because pairs are consecutive and rows are sorted.
+    width = 1 + max(int(c.max()) if c.numel() else 0 for c in (cols_l, cols_r))
+    key_l = pair_l * width + cols_l
+    key_r = pair_r * width + cols_r
+    if key_r.numel() == 0:
+        found = torch.zeros_like(key_l, dtype=torch.bool)
+    else:
+        position = torch.searchsorted(key_r, key_l).clamp(max=key_r.numel() - 1)
+        found = key_r[position] == key_l
+    common = cols_l[found].to(index_dtype)
+    counts = torch.bincount(pair_l[found], minlength=left.numel())
+    ptr = torch.zeros(left.numel() + 1, dtype=index_dtype, device=device)
+    ptr[1:] = torch.cumsum(counts, 0)
+    return ptr, common
+
+
+def spspmm_expand(
+    a_rowptr: Tensor, a_col: Tensor, b_rowptr: Tensor, b_col: Tensor, num_cols: int
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Structure of ``C = A @ B`` by expansion–sort–compression.
+
+    Every product ``A[i, j] · B[j, k]`` is one *term*. Returns
+    ``(c_rowptr, c_col, term_to_c, term_a, term_b)``: the CSR structure of ``C`` (columns
+    sorted and unique within each row; ``num_cols`` is ``B``'s column count) and, for each term,
+    the position of its output entry in ``C`` and the positions of its factors in ``A`` and
+    ``B``. Values are then ``C.values = segment_sum(A.values[term_a] * B.values[term_b])`` by
+    ``term_to_c``, which plain autograd differentiates.
+    """
+    device = a_col.device
+    index_dtype = a_col.dtype
+    num_rows = a_rowptr.numel() - 1
+    a_row = _row_of_edges(a_rowptr)
+    mid = a_col.long()
+    b_len = (b_rowptr[1:] - b_rowptr[:-1]).long()
+    terms_per_a = b_len[mid]
+    term_a = torch.repeat_interleave(torch.arange(mid.numel(), device=device), terms_per_a)
+    first = torch.cumsum(terms_per_a, 0) - terms_per_a
+    offset = torch.arange(term_a.numel(), device=device) - torch.repeat_interleave(
+        first, terms_per_a
+    )
+    term_b = b_rowptr[mid].long()[term_a] + offset
+    term_row = a_row[term_a]
+    term_col = b_col.long()[term_b]
+    key = term_row * max(num_cols, 1) + term_col
+    unique_key, term_to_c = torch.unique(key, sorted=True, return_inverse=True)
+    c_row = torch.div(unique_key, max(num_cols, 1), rounding_mode="floor")
+    c_col = (unique_key - c_row * max(num_cols, 1)).to(index_dtype)
+    c_rowptr = torch.zeros(num_rows + 1, dtype=index_dtype, device=device)
+    c_rowptr[1:] = torch.cumsum(torch.bincount(c_row, minlength=num_rows), 0)
+    return c_rowptr, c_col, term_to_c, term_a, term_b

@@ -1,0 +1,355 @@
+"""The torch custom ops behind gnnkit's functional API.
+
+Each op is registered with :func:`torch.library.custom_op` (opaque to ``torch.compile``, so no
+graph breaks), a fake implementation (shape propagation for tracing) and an autograd formula.
+The real implementation looks up the kernel for the inputs' device in the backend registry at
+call time, so forcing a backend with ``use_backend`` also works for compiled code.
+
+Backward passes are written with these same ops (the gradient of an ``spmm`` is an ``spmm`` on
+the transpose plus an ``sddmm``), so every backend's forward kernels also speed up training.
+These functions do no validation: :mod:`gnnkit.sparse.ops` checks inputs first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ._backends import get_kernel
+
+_LIB = "gnnkit"
+
+
+def _spmm_out_shape(num_rows: int, values: Tensor | None, x: Tensor) -> list[int]:
+    if values is not None and values.dim() == 3:
+        return [num_rows, values.shape[1], *x.shape[2:]]
+    return [num_rows, *x.shape[1:]]
+
+
+def _transposed_values(values: Tensor | None, perm: Tensor) -> Tensor | None:
+    """Values of Aᵀ in its CSR order; blocks are transposed too."""
+    if values is None:
+        return None
+    permuted = values.index_select(0, perm)
+    return permuted.transpose(1, 2) if values.dim() == 3 else permuted
+
+
+def _broadcast_rows(counts: Tensor, like: Tensor) -> Tensor:
+    return counts.view(-1, *([1] * (like.dim() - 1)))
+
+
+def _sum_aggregate(
+    ptr: Tensor,
+    idx: Tensor,
+    weights: Tensor | None,
+    feats: Tensor,
+    backward_info: tuple[Tensor, Tensor, Tensor, Tensor] | None,
+) -> Tensor:
+    """``spmm`` sum used inside a backward pass. When that backward is itself being
+    differentiated (``create_graph=True``), pass the arrays its own backward needs."""
+    info = backward_info if torch.is_grad_enabled() else None
+    row, colptr, csc_row, csc_perm = info if info is not None else (None, None, None, None)
+    return spmm_op(ptr, idx, weights, feats, "sum", row, colptr, csc_row, csc_perm)[0]
+
+
+def _transpose_info(
+    rowptr: Tensor, col: Tensor, colptr: Tensor, csc_perm: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Backward arrays of ``Aᵀ`` (whose CSR is A's CSC): its COO rows are A's sorted columns
+    and its CSC is A's CSR reached through the inverse permutation. Only built for
+    higher-order gradients."""
+    if not torch.is_grad_enabled():
+        return None  # type: ignore[return-value]
+    counts = colptr[1:] - colptr[:-1]
+    t_row = torch.repeat_interleave(
+        torch.arange(counts.numel(), device=col.device, dtype=col.dtype),
+        counts,
+        output_size=col.numel(),
+    )
+    inverse = torch.empty_like(csc_perm)
+    inverse[csc_perm] = torch.arange(csc_perm.numel(), device=col.device)
+    return t_row, rowptr, col, inverse
+
+
+# --------------------------------------------------------------------------------- spmm
+@torch.library.custom_op(f"{_LIB}::spmm", mutates_args=())
+def spmm_op(
+    rowptr: Tensor,
+    col: Tensor,
+    values: Tensor | None,
+    x: Tensor,
+    reduce: str,
+    row: Tensor | None,
+    colptr: Tensor | None,
+    csc_row: Tensor | None,
+    csc_perm: Tensor | None,
+) -> tuple[Tensor, Tensor]:
+    """``(out, arg)`` of ``spmm``; ``row`` and the CSC arrays are only used by the backward."""
+    out, arg = get_kernel("spmm", x.device)(rowptr, col, values, x, reduce)
+    return out, arg
+
+
+@spmm_op.register_fake
+def _(rowptr, col, values, x, reduce, row, colptr, csc_row, csc_perm):  # type: ignore[no-untyped-def]
+    shape = _spmm_out_shape(rowptr.shape[0] - 1, values, x)
+    out = x.new_empty(shape)
+    arg = x.new_empty(shape if reduce in ("max", "min") else [0], dtype=torch.long)
+    return out, arg
+
+
+def _spmm_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) -> None:
+    rowptr, col, values, x, reduce, row, colptr, csc_row, csc_perm = inputs
+    ctx.reduce = reduce
+    ctx.has_values = values is not None
+    ctx.save_for_backward(rowptr, col, values, x, row, colptr, csc_row, csc_perm, output[1])
+
+
+def _spmm_backward(ctx: Any, grad_out: Tensor, grad_arg: Tensor | None) -> tuple[Any, ...]:
+    rowptr, col, values, x, row, colptr, csc_row, csc_perm, arg = ctx.saved_tensors
+    needs_values = ctx.has_values and ctx.needs_input_grad[2]
+    needs_x = ctx.needs_input_grad[3]
+    grad_x = grad_values = None
+    if ctx.reduce in ("max", "min"):
+        if needs_x or needs_values:
+            grad_x, grad_values = spmm_arg_backward_op(col, values, x, grad_out.contiguous(), arg)
+            grad_x = grad_x if needs_x else None
+            grad_values = grad_values if needs_values else None
+    else:
+        grad = grad_out
+        if ctx.reduce == "mean":
+            counts = (rowptr[1:] - rowptr[:-1]).clamp(min=1).to(grad_out.dtype)
+            grad = grad_out / _broadcast_rows(counts, grad_out)
+        if needs_x:
+            if colptr is None:
+                raise RuntimeError(
+                    "spmm backward needs the CSC form: call through gnnkit.sparse.spmm"
+                )
+            grad_x = _sum_aggregate(
+                colptr,
+                csc_row,
+                _transposed_values(values, csc_perm),
+                grad,
+                _transpose_info(rowptr, col, colptr, csc_perm),
+            )
+        if needs_values:
+            op = "outer" if values.dim() == 3 else "dot"
+            grad_values = sddmm_op(row, col, grad, x, op, rowptr, colptr, csc_row, csc_perm)
+    return None, None, grad_values, grad_x, None, None, None, None, None
+
+
+spmm_op.register_autograd(_spmm_backward, setup_context=_spmm_setup)
+
+
+@torch.library.custom_op(f"{_LIB}::spmm_arg_backward", mutates_args=())
+def spmm_arg_backward_op(
+    col: Tensor, values: Tensor | None, x: Tensor, grad_out: Tensor, arg: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Gradients of max/min ``spmm``; the second output is empty when there are no values."""
+    grad_x, grad_values = get_kernel("spmm_arg_backward", x.device)(col, values, x, grad_out, arg)
+    if grad_values is None:
+        grad_values = x.new_empty(0)
+    return grad_x, grad_values
+
+
+@spmm_arg_backward_op.register_fake
+def _(col, values, x, grad_out, arg):  # type: ignore[no-untyped-def]
+    return x.new_empty(x.shape), (
+        x.new_empty(values.shape) if values is not None else x.new_empty(0)
+    )
+
+
+# --------------------------------------------------------------------------------- sddmm
+def _sddmm_out_shape(num_entries: int, a: Tensor, b: Tensor, op: str) -> list[int]:
+    if op == "dot":
+        return [num_entries, *a.shape[1:-1]]
+    if op == "outer":
+        return [num_entries, a.shape[1], b.shape[1]]
+    return [num_entries, *a.shape[1:]]
+
+
+@torch.library.custom_op(f"{_LIB}::sddmm", mutates_args=())
+def sddmm_op(
+    row: Tensor,
+    col: Tensor,
+    a: Tensor,
+    b: Tensor,
+    op: str,
+    rowptr: Tensor | None,
+    colptr: Tensor | None,
+    csc_row: Tensor | None,
+    csc_perm: Tensor | None,
+) -> Tensor:
+    """Per-entry ``op(a[row], b[col])``; CSR/CSC arrays are only used by the backward."""
+    return get_kernel("sddmm", a.device)(row, col, a, b, op)
+
+
+@sddmm_op.register_fake
+def _(row, col, a, b, op, rowptr, colptr, csc_row, csc_perm):  # type: ignore[no-untyped-def]
+    return a.new_empty(_sddmm_out_shape(col.shape[0], a, b, op))
+
+
+def _sddmm_setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+    row, col, a, b, op, rowptr, colptr, csc_row, csc_perm = inputs
+    ctx.op = op
+    ctx.save_for_backward(row, col, a, b, rowptr, colptr, csc_row, csc_perm)
+
+
+def _sddmm_backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+    row, col, a, b, rowptr, colptr, csc_row, csc_perm = ctx.saved_tensors
+    if rowptr is None or colptr is None:
+        raise RuntimeError("sddmm backward needs CSR and CSC forms: call gnnkit.sparse.sddmm")
+    grad = grad.contiguous()
+    perm = csc_perm
+    grad_a = grad_b = None
+    need_a, need_b = ctx.needs_input_grad[2], ctx.needs_input_grad[3]
+
+    forward_info = (row, colptr, csc_row, perm)
+    transpose_info = _transpose_info(rowptr, col, colptr, perm)
+
+    def aggregate(ptr: Tensor, idx: Tensor, weights: Tensor | None, feats: Tensor) -> Tensor:
+        info = forward_info if ptr is rowptr else transpose_info
+        return _sum_aggregate(ptr, idx, weights, feats, info)
+
+    if ctx.op == "dot":
+        # d/da[i] = Σ_e∈row i grad_e · b[col_e];  d/db[j] = Σ_e∈col j grad_e · a[row_e]
+        if need_a:
+            grad_a = aggregate(rowptr, col, grad, b)
+        if need_b:
+            grad_b = aggregate(colptr, csc_row, grad.index_select(0, perm), a)
+    elif ctx.op == "add":
+        if need_a:
+            grad_a = segment_op(grad, rowptr, "sum")[0]
+        if need_b:
+            grad_b = segment_op(grad.index_select(0, perm), colptr, "sum")[0]
+    elif ctx.op == "mul":
+        # Elementwise weights act as one "head" per feature: values (E, K), features (·, K, 1).
+        flat = grad.reshape(grad.shape[0], -1)
+        if need_a:
+            grad_a = aggregate(rowptr, col, flat, b.reshape(b.shape[0], -1, 1)).view(a.shape)
+        if need_b:
+            grad_b = aggregate(
+                colptr, csc_row, flat.index_select(0, perm), a.reshape(a.shape[0], -1, 1)
+            ).view(b.shape)
+    else:  # outer: grad (E, P, Q); a (M, P, F); b (N, Q, F)
+        if need_a:
+            grad_a = aggregate(rowptr, col, grad, b)
+        if need_b:
+            grad_b = aggregate(colptr, csc_row, _transposed_values(grad, perm), a)
+    return None, None, grad_a, grad_b, None, None, None, None, None
+
+
+sddmm_op.register_autograd(_sddmm_backward, setup_context=_sddmm_setup)
+
+
+# --------------------------------------------------------------------------------- softmax
+@torch.library.custom_op(f"{_LIB}::edge_softmax", mutates_args=())
+def edge_softmax_op(rowptr: Tensor, scores: Tensor) -> Tensor:
+    return get_kernel("edge_softmax", scores.device)(rowptr, scores)
+
+
+@edge_softmax_op.register_fake
+def _(rowptr, scores):  # type: ignore[no-untyped-def]
+    return torch.empty_like(scores)
+
+
+@torch.library.custom_op(f"{_LIB}::edge_softmax_backward", mutates_args=())
+def edge_softmax_backward_op(rowptr: Tensor, probs: Tensor, grad: Tensor) -> Tensor:
+    return get_kernel("edge_softmax_backward", probs.device)(rowptr, probs, grad)
+
+
+@edge_softmax_backward_op.register_fake
+def _(rowptr, probs, grad):  # type: ignore[no-untyped-def]
+    return torch.empty_like(probs)
+
+
+def _edge_softmax_setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+    ctx.save_for_backward(inputs[0], output)
+
+
+def _edge_softmax_backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+    rowptr, probs = ctx.saved_tensors
+    return None, edge_softmax_backward_op(rowptr, probs, grad.contiguous())
+
+
+edge_softmax_op.register_autograd(_edge_softmax_backward, setup_context=_edge_softmax_setup)
+
+
+# --------------------------------------------------------------------------------- segment
+@torch.library.custom_op(f"{_LIB}::segment", mutates_args=())
+def segment_op(src: Tensor, ptr: Tensor, reduce: str) -> tuple[Tensor, Tensor]:
+    return get_kernel("segment", src.device)(src, ptr, reduce)
+
+
+@segment_op.register_fake
+def _(src, ptr, reduce):  # type: ignore[no-untyped-def]
+    shape = [ptr.shape[0] - 1, *src.shape[1:]]
+    arg = src.new_empty(shape if reduce in ("max", "min") else [0], dtype=torch.long)
+    return src.new_empty(shape), arg
+
+
+def _segment_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) -> None:
+    src, ptr, reduce = inputs
+    ctx.reduce = reduce
+    ctx.num_src = src.shape[0]
+    ctx.save_for_backward(ptr, output[1])
+
+
+def _segment_backward(ctx: Any, grad_out: Tensor, grad_arg: Tensor | None) -> tuple[Any, ...]:
+    ptr, arg = ctx.saved_tensors
+    counts = (ptr[1:] - ptr[:-1]).long()
+    if ctx.reduce in ("sum", "mean"):
+        grad = grad_out
+        if ctx.reduce == "mean":
+            grad = grad_out / _broadcast_rows(counts.clamp(min=1).to(grad_out.dtype), grad_out)
+        segment_of = torch.repeat_interleave(
+            torch.arange(counts.numel(), device=ptr.device), counts, output_size=ctx.num_src
+        )
+        return grad.index_select(0, segment_of), None, None
+    # max/min: the gradient goes to the winning position of each output element.
+    grad_src = grad_out.new_zeros((ctx.num_src, *grad_out.shape[1:]))
+    valid = arg < ctx.num_src
+    flat_grad = grad_src.view(ctx.num_src, -1)
+    flat_arg = torch.where(valid, arg, torch.zeros_like(arg)).view(arg.shape[0], -1)
+    flat_contribution = torch.where(valid, grad_out, torch.zeros_like(grad_out))
+    flat_grad.scatter_add_(0, flat_arg, flat_contribution.reshape(flat_arg.shape))
+    return grad_src, None, None
+
+
+segment_op.register_autograd(_segment_backward, setup_context=_segment_setup)
+
+
+# --------------------------------------------------------------------------------- structure
+@torch.library.custom_op(f"{_LIB}::intersect_rows", mutates_args=())
+def intersect_rows_op(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor
+) -> tuple[Tensor, Tensor]:
+    return get_kernel("intersect_rows", col.device)(rowptr, col, left, right)
+
+
+@intersect_rows_op.register_fake
+def _(rowptr, col, left, right):  # type: ignore[no-untyped-def]
+    num_common = torch.library.get_ctx().new_dynamic_size()
+    return col.new_empty(left.shape[0] + 1), col.new_empty(num_common)
+
+
+@torch.library.custom_op(f"{_LIB}::spspmm_expand", mutates_args=())
+def spspmm_expand_op(
+    a_rowptr: Tensor, a_col: Tensor, b_rowptr: Tensor, b_col: Tensor, num_cols: int
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    return get_kernel("spspmm_expand", a_col.device)(a_rowptr, a_col, b_rowptr, b_col, num_cols)
+
+
+@spspmm_expand_op.register_fake
+def _(a_rowptr, a_col, b_rowptr, b_col, num_cols):  # type: ignore[no-untyped-def]
+    ctx = torch.library.get_ctx()
+    num_c, num_terms = ctx.new_dynamic_size(), ctx.new_dynamic_size()
+    long = torch.long
+    return (
+        a_col.new_empty(a_rowptr.shape[0]),
+        a_col.new_empty(num_c),
+        a_col.new_empty(num_terms, dtype=long),
+        a_col.new_empty(num_terms, dtype=long),
+        a_col.new_empty(num_terms, dtype=long),
+    )

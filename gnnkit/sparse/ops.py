@@ -1,0 +1,319 @@
+"""Functional sparse ops: validation, then the registered custom ops.
+
+Every function here differentiates through dense features *and* the sparse matrix's values,
+runs under ``torch.compile(fullgraph=True)`` without graph breaks, and dispatches to the
+fastest available backend for the inputs' device (see :mod:`gnnkit.sparse._backends`).
+Inputs are assumed NaN-free: max/min winners among NaNs are unspecified.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from . import _custom_ops as C
+from .matrix import SparseMatrix
+
+__all__ = [
+    "REDUCTIONS",
+    "edge_softmax",
+    "intersect_rows",
+    "scatter",
+    "sddmm",
+    "segment",
+    "spmm",
+    "spspmm",
+]
+
+REDUCTIONS = ("sum", "mean", "max", "min")
+SDDMM_OPS = ("dot", "add", "mul")
+
+
+def _check_matrix(A: object, name: str = "A") -> SparseMatrix:
+    if not isinstance(A, SparseMatrix):
+        raise TypeError(f"{name} must be a gnnkit.sparse.SparseMatrix, got {type(A).__name__}")
+    return A
+
+
+def _check_features(x: object, name: str, device: torch.device) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be floating point, got {x.dtype}")
+    if x.device != device:
+        raise ValueError(f"{name} is on {x.device} but the sparse matrix is on {device}")
+    return x
+
+
+def _check_reduce(reduce: str) -> str:
+    if reduce not in REDUCTIONS:
+        raise ValueError(f"reduce must be one of {', '.join(REDUCTIONS)}; got {reduce!r}")
+    return reduce
+
+
+def _skip_value_checks() -> bool:
+    """Checks that read tensor *contents* run eagerly only: under ``torch.compile`` they would
+    force a graph break (shapes, dtypes and devices are still checked while tracing)."""
+    return torch.compiler.is_compiling()
+
+
+def _needs_grad(*tensors: Tensor | None) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def spmm(A: SparseMatrix, X: Tensor, reduce: str = "sum") -> Tensor:
+    """Sparse–dense product ``Y[i] = ⊕_{j ∈ N(i)} A[i, j] · X[j]``.
+
+    Args:
+        A: ``(M, N)`` sparse matrix (row = target, column = source). Its values may be
+            ``None`` (ones), scalar ``(nnz,)``, multi-head ``(nnz, H)`` or block ``(nnz, P, Q)``.
+        X: source features: ``(N, F)`` for ``None``/scalar values (also ``(N,)``),
+            ``(N, H, F)`` for multi-head values, ``(N, Q, F)`` or ``(N, Q)`` for blocks.
+        reduce: ``"sum"``, ``"mean"`` (divides by the row's stored-entry count), ``"max"`` or
+            ``"min"``. Empty rows give 0 for every reduction. Max/min gradients go to one
+            winner per output element: the first entry of the row (in CSR order) among ties.
+            Block values support sum and mean.
+
+    Returns:
+        ``(M, F)``, ``(M, H, F)`` or ``(M, P, F)`` (``(M,)``/``(M, P)`` for vector inputs).
+    """
+    A = _check_matrix(A)
+    X = _check_features(X, "X", A.device)
+    reduce = _check_reduce(reduce)
+    values = A.values
+    squeeze = X.dim() == 1 or (values is not None and values.dim() == 3 and X.dim() == 2)
+    if squeeze:
+        X = X.unsqueeze(-1)
+    if X.shape[0] != A.num_cols:
+        raise ValueError(
+            f"X has {X.shape[0]} rows but A has {A.num_cols} columns (sources); "
+            f"A.shape = {A.shape}, X.shape = {tuple(X.shape)}"
+        )
+    if values is not None:
+        if values.dtype != X.dtype:
+            raise TypeError(f"A.values dtype {values.dtype} differs from X dtype {X.dtype}")
+        if values.dim() == 1 and X.dim() != 2:
+            raise ValueError(f"scalar values need X of shape (N, F), got {tuple(X.shape)}")
+        if values.dim() == 2 and (X.dim() != 3 or X.shape[1] != values.shape[1]):
+            raise ValueError(
+                f"multi-head values ({values.shape[1]} heads) need X of shape "
+                f"(N, {values.shape[1]}, F), got {tuple(X.shape)}"
+            )
+        if values.dim() == 3:
+            if X.dim() != 3 or X.shape[1] != values.shape[2]:
+                raise ValueError(
+                    f"block values of shape (nnz, {values.shape[1]}, {values.shape[2]}) need X "
+                    f"of shape (N, {values.shape[2]}, F), got {tuple(X.shape)}"
+                )
+            if reduce not in ("sum", "mean"):
+                raise ValueError(f"block values support reduce 'sum' and 'mean', not {reduce!r}")
+    structure = A.structure
+    row = colptr = csc_row = csc_perm = None
+    if _needs_grad(X, values):
+        row = structure.row()
+        csc = structure.csc()
+        colptr, csc_row, csc_perm = csc.colptr, csc.row, csc.perm
+    out, _ = C.spmm_op(
+        structure.rowptr, structure.col, values, X, reduce, row, colptr, csc_row, csc_perm
+    )
+    return out.squeeze(-1) if squeeze else out
+
+
+def sddmm(A: SparseMatrix, X: Tensor, Y: Tensor, op: str = "dot") -> Tensor:
+    """Per-entry ``op(X[i], Y[j])`` for every stored ``(i, j)`` of ``A`` (A's values unused).
+
+    Args:
+        A: ``(M, N)`` sparse pattern.
+        X: target features ``(M, *S)``; Y: source features ``(N, *S)``, same trailing shape
+            ``S`` of one or two dimensions (e.g. ``(F,)`` or ``(H, F)``).
+        op: ``"dot"`` (sum over the last dimension → ``(nnz, *S[:-1])``), ``"add"`` or
+            ``"mul"`` (elementwise → ``(nnz, *S)``).
+
+    Returns:
+        One row per stored entry, in CSR order (use ``A.with_values(result)``).
+    """
+    A = _check_matrix(A)
+    X = _check_features(X, "X", A.device)
+    Y = _check_features(Y, "Y", A.device)
+    if op not in SDDMM_OPS:
+        raise ValueError(f"op must be one of {', '.join(SDDMM_OPS)}; got {op!r}")
+    if X.dtype != Y.dtype:
+        raise TypeError(f"X ({X.dtype}) and Y ({Y.dtype}) dtypes differ")
+    squeeze = X.dim() == 1 and Y.dim() == 1 and op != "dot"
+    if X.dim() == 1 and Y.dim() == 1:
+        X, Y = X.unsqueeze(-1), Y.unsqueeze(-1)
+    if X.shape[0] != A.num_rows or Y.shape[0] != A.num_cols:
+        raise ValueError(
+            f"X must have A.num_rows={A.num_rows} rows and Y A.num_cols={A.num_cols} rows; "
+            f"got X {tuple(X.shape)}, Y {tuple(Y.shape)}"
+        )
+    if X.shape[1:] != Y.shape[1:] or X.dim() not in (2, 3):
+        raise ValueError(
+            f"X and Y need the same trailing shape of 1 or 2 dims, got {tuple(X.shape)} "
+            f"and {tuple(Y.shape)}"
+        )
+    structure = A.structure
+    rowptr = colptr = csc_row = csc_perm = None
+    if _needs_grad(X, Y):
+        csc = structure.csc()
+        rowptr, colptr, csc_row, csc_perm = structure.rowptr, csc.colptr, csc.row, csc.perm
+    out = C.sddmm_op(structure.row(), structure.col, X, Y, op, rowptr, colptr, csc_row, csc_perm)
+    return out.squeeze(-1) if squeeze else out
+
+
+def edge_softmax(A: SparseMatrix, scores: Tensor) -> Tensor:
+    """Softmax of per-entry ``scores`` over each row (the incoming edges of each target).
+
+    ``scores`` is ``(nnz,)`` or ``(nnz, H)`` in A's CSR order. Entries of a row sum to 1;
+    empty rows have no entries. Numerically stable for large scores.
+    """
+    A = _check_matrix(A)
+    scores = _check_features(scores, "scores", A.device)
+    if scores.dim() not in (1, 2) or scores.shape[0] != A.nnz:
+        raise ValueError(
+            f"scores must have shape (nnz,) or (nnz, H) with nnz={A.nnz}, got {tuple(scores.shape)}"
+        )
+    return C.edge_softmax_op(A.rowptr, scores)
+
+
+def _check_ptr(ptr: object, length: int, device: torch.device) -> Tensor:
+    if not isinstance(ptr, Tensor) or ptr.dtype not in (torch.int32, torch.int64):
+        raise TypeError("ptr must be an int32 or int64 torch.Tensor")
+    if ptr.dim() != 1 or ptr.numel() == 0:
+        raise ValueError(f"ptr must be 1-D with at least one element, got {tuple(ptr.shape)}")
+    if ptr.device != device:
+        raise ValueError(f"ptr is on {ptr.device} but src is on {device}")
+    if _skip_value_checks():
+        return ptr.contiguous()
+    if int(ptr[0]) != 0 or int(ptr[-1]) != length:
+        raise ValueError(
+            f"ptr must start at 0 and end at len(src)={length}, got {int(ptr[0])} … {int(ptr[-1])}"
+        )
+    if ptr.numel() > 1 and bool((ptr[1:] < ptr[:-1]).any()):
+        raise ValueError("ptr must be non-decreasing")
+    return ptr.contiguous()
+
+
+def segment(src: Tensor, ptr: Tensor, reduce: str = "sum") -> Tensor:
+    """Reduce consecutive slices: ``out[k] = ⊕ src[ptr[k]:ptr[k+1]]`` along dim 0.
+
+    ``src`` is ``(E, *F)``; ``ptr`` is ``(K+1,)`` non-decreasing from 0 to ``E``. Empty
+    segments give 0. Same reductions and tie rule as :func:`spmm`.
+    """
+    src = _check_features(src, "src", src.device if isinstance(src, Tensor) else None)
+    ptr = _check_ptr(ptr, src.shape[0], src.device)
+    reduce = _check_reduce(reduce)
+    return C.segment_op(src, ptr, reduce)[0]
+
+
+def scatter(
+    src: Tensor, index: Tensor, num_segments: int | None = None, reduce: str = "sum"
+) -> Tensor:
+    """Reduce rows of ``src`` (E, *F) into ``num_segments`` groups given by ``index`` (E,).
+
+    Deterministic: entries are grouped by a stable sort on ``index`` and reduced with
+    :func:`segment`, never with atomics. ``num_segments`` defaults to ``max(index) + 1``.
+    """
+    src = _check_features(src, "src", src.device if isinstance(src, Tensor) else None)
+    if not isinstance(index, Tensor) or index.dtype not in (torch.int32, torch.int64):
+        raise TypeError("index must be an int32 or int64 torch.Tensor")
+    if index.dim() != 1 or index.numel() != src.shape[0]:
+        raise ValueError(
+            f"index must be 1-D with one entry per row of src ({src.shape[0]}), "
+            f"got {tuple(index.shape)}"
+        )
+    if index.device != src.device:
+        raise ValueError(f"index is on {index.device} but src is on {src.device}")
+    reduce = _check_reduce(reduce)
+    if num_segments is None:
+        num_segments = int(index.max()) + 1 if index.numel() else 0
+    if (
+        not _skip_value_checks()
+        and index.numel()
+        and (int(index.min()) < 0 or int(index.max()) >= num_segments)
+    ):
+        raise ValueError(
+            f"index values must lie in [0, {num_segments}), found "
+            f"{int(index.min())} … {int(index.max())}"
+        )
+    order = torch.sort(index, stable=True).indices
+    ptr = torch.zeros(num_segments + 1, dtype=torch.long, device=src.device)
+    ptr[1:] = torch.cumsum(torch.bincount(index.long(), minlength=num_segments), 0)
+    return C.segment_op(src.index_select(0, order), ptr, reduce)[0]
+
+
+def intersect_rows(A: SparseMatrix, left: Tensor, right: Tensor) -> tuple[Tensor, Tensor]:
+    """Common neighbours: the columns shared by rows ``left[k]`` and ``right[k]`` of ``A``.
+
+    Duplicate entries count once. Returns ``(ptr, common)`` in CSR form: the common
+    columns of pair ``k`` are ``common[ptr[k]:ptr[k+1]]``, increasing. Costs
+    ``O(Σ_k deg(left_k) + deg(right_k))`` — never ``O(B · N)``.
+    """
+    A = _check_matrix(A)
+    pairs = []
+    for name, index in (("left", left), ("right", right)):
+        if not isinstance(index, Tensor) or index.dtype not in (torch.int32, torch.int64):
+            raise TypeError(f"{name} must be an int32 or int64 torch.Tensor")
+        if index.dim() != 1:
+            raise ValueError(f"{name} must be 1-D, got shape {tuple(index.shape)}")
+        if index.device != A.device:
+            raise ValueError(f"{name} is on {index.device} but A is on {A.device}")
+        if (
+            not _skip_value_checks()
+            and index.numel()
+            and (int(index.min()) < 0 or int(index.max()) >= A.num_rows)
+        ):
+            raise ValueError(
+                f"{name} must index rows of A in [0, {A.num_rows}), found "
+                f"{int(index.min())} … {int(index.max())}"
+            )
+        pairs.append(index.contiguous())
+    if pairs[0].numel() != pairs[1].numel():
+        raise ValueError(f"left has {pairs[0].numel()} entries but right has {pairs[1].numel()}")
+    if _skip_value_checks():
+        # Checking sortedness reads the indices; under torch.compile rely on the cached flag.
+        if A.structure._cache.get("coalesced") is not True:
+            raise ValueError(
+                "intersect_rows under torch.compile needs a matrix known to be "
+                "coalesced: call A = A.coalesce() before compiling"
+            )
+        pattern = A
+    else:
+        pattern = A if A.is_coalesced() else A.coalesce()
+    return C.intersect_rows_op(pattern.rowptr, pattern.col, pairs[0], pairs[1])
+
+
+def spspmm(A: SparseMatrix, B: SparseMatrix) -> SparseMatrix:
+    """Sparse–sparse product ``C = A @ B``, coalesced, differentiable in both values.
+
+    Values ``None`` count as ones (so for two patterns ``C[i, k]`` counts the paths
+    ``i → j → k``). Scalar values only.
+    """
+    A = _check_matrix(A)
+    B = _check_matrix(B, "B")
+    if A.num_cols != B.num_rows:
+        raise ValueError(f"A.shape {A.shape} and B.shape {B.shape} do not chain (A cols != B rows)")
+    if A.device != B.device:
+        raise ValueError(f"A is on {A.device} but B is on {B.device}")
+    for name, m in (("A", A), ("B", B)):
+        if m.values is not None and m.values.dim() != 1:
+            raise ValueError(
+                f"spspmm needs scalar (nnz,) values; {name}.values is {tuple(m.values.shape)}"
+            )
+    if A.values is not None and B.values is not None and A.values.dtype != B.values.dtype:
+        raise TypeError(f"A.values ({A.values.dtype}) and B.values ({B.values.dtype}) differ")
+    b_col = B.col.to(A.index_dtype)
+    c_rowptr, c_col, term_to_c, term_a, term_b = C.spspmm_expand_op(
+        A.rowptr, A.col, B.rowptr.to(A.index_dtype), b_col, B.num_cols
+    )
+    dtype = next((m.values.dtype for m in (A, B) if m.values is not None), torch.float32)
+    terms = torch.ones(term_a.numel(), dtype=dtype, device=A.device)
+    if A.values is not None:
+        terms = terms * A.values.index_select(0, term_a)
+    if B.values is not None:
+        terms = terms * B.values.index_select(0, term_b)
+    values = terms.new_zeros(c_col.numel()).index_add(0, term_to_c, terms)
+    structure_cls = type(A.structure)
+    structure = structure_cls(c_rowptr, c_col, B.num_cols, sorted_rows=True)
+    structure._cache["coalesced"] = True
+    return SparseMatrix._from_structure(structure, values, (A.num_rows, B.num_cols))

@@ -1,0 +1,359 @@
+"""Structural helpers: functions from sparse matrices to new sparse matrices.
+
+Each is also available as a method of :class:`SparseMatrix` (``A.coalesce()`` is
+``coalesce(A)``). Values are carried through with differentiable torch ops, so gradients flow
+from a derived matrix back to the values it was built from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from ._structure import Structure
+from .matrix import SparseMatrix
+
+__all__ = [
+    "add_self_loops",
+    "bipartite_normalize",
+    "block_diag",
+    "coalesce",
+    "gcn_norm",
+    "induced_subgraph",
+    "k_hop",
+    "remove_edges",
+    "remove_self_loops",
+    "row_normalize",
+    "select_cols",
+    "select_rows",
+    "sym_normalize",
+    "to_undirected",
+    "transpose",
+]
+
+
+def _coo(A: SparseMatrix) -> tuple[Tensor, Tensor]:
+    return A.row, A.col
+
+
+def _filter(A: SparseMatrix, keep: Tensor) -> SparseMatrix:
+    """Entries where ``keep`` is true, same shape (order preserved, so still sorted)."""
+    row, col = _coo(A)
+    values = None if A.values is None else A.values[keep]
+    return SparseMatrix.from_coo(row[keep], col[keep], values, A.shape)
+
+
+def _scalar_fill(A: SparseMatrix, count: int, fill_value: float | Tensor) -> Tensor:
+    assert A.values is not None
+    shape = (count, *A.values.shape[1:])
+    fill = torch.as_tensor(fill_value, dtype=A.values.dtype, device=A.device)
+    return fill.expand(shape) if fill.dim() == 0 or fill.shape == shape[1:] else fill
+
+
+def coalesce(A: SparseMatrix, reduce: str = "sum") -> SparseMatrix:
+    """Merge duplicate entries; their values are combined by ``reduce`` (sum, mean, max, min)."""
+    if A.is_coalesced():
+        return A
+    row, col = _coo(A)
+    key = row.long() * max(A.num_cols, 1) + col.long()  # already sorted by construction
+    unique_key, inverse = torch.unique_consecutive(key, return_inverse=True)
+    new_row = torch.div(unique_key, max(A.num_cols, 1), rounding_mode="floor")
+    new_col = unique_key - new_row * max(A.num_cols, 1)
+    values = None
+    if A.values is not None:
+        from .ops import scatter
+
+        flat = A.values.reshape(A.nnz, -1)
+        merged = scatter(flat, inverse, unique_key.numel(), reduce)
+        values = merged.reshape(unique_key.numel(), *A.values.shape[1:])
+    out = SparseMatrix.from_coo(
+        new_row.to(A.index_dtype), new_col.to(A.index_dtype), values, A.shape
+    )
+    out.structure._cache["coalesced"] = True
+    return out
+
+
+def transpose(A: SparseMatrix) -> SparseMatrix:
+    """``Aᵀ`` (``N × M``), sharing A's cached CSC as its CSR; blocks are transposed too."""
+    csc = A.csc()
+    values = A.values
+    if values is not None:
+        values = values.index_select(0, csc.perm)
+        if values.dim() == 3:
+            values = values.transpose(1, 2)
+    return SparseMatrix._from_structure(A.structure.transposed(), values, (A.num_cols, A.num_rows))
+
+
+def add_self_loops(
+    A: SparseMatrix, fill_value: float | Tensor = 1.0, *, only_missing: bool = False
+) -> SparseMatrix:
+    """Add ``(i, i)`` for every ``i < min(M, N)`` with value ``fill_value``.
+
+    ``only_missing=True`` adds loops only where none is stored (PyG's
+    ``add_remaining_self_loops``); otherwise existing loops are kept and a new one is added.
+    """
+    n = min(A.shape)
+    loops = torch.arange(n, device=A.device, dtype=A.index_dtype)
+    if only_missing:
+        row, col = _coo(A)
+        has_loop = torch.zeros(n, dtype=torch.bool, device=A.device)
+        is_loop = row == col
+        has_loop[row[is_loop].long()] = True
+        loops = loops[~has_loop]
+    row, col = _coo(A)
+    new_row = torch.cat([row, loops])
+    new_col = torch.cat([col, loops])
+    values = None
+    if A.values is not None:
+        values = torch.cat([A.values, _scalar_fill(A, loops.numel(), fill_value)])
+    elif not (isinstance(fill_value, (int, float)) and fill_value == 1.0):
+        ones = torch.ones(A.nnz, device=A.device)
+        fill = torch.as_tensor(fill_value, dtype=ones.dtype, device=A.device)
+        values = torch.cat([ones, fill.expand(loops.numel())])
+    return SparseMatrix.from_coo(new_row, new_col, values, A.shape)
+
+
+def remove_self_loops(A: SparseMatrix) -> SparseMatrix:
+    """Drop every diagonal entry."""
+    row, col = _coo(A)
+    return _filter(A, row != col)
+
+
+def to_undirected(A: SparseMatrix, reduce: str = "sum") -> SparseMatrix:
+    """The coalesced symmetric pattern ``A ∪ Aᵀ``; values of coinciding entries combined."""
+    if A.num_rows != A.num_cols:
+        raise ValueError(f"to_undirected needs a square matrix, got shape {A.shape}")
+    if A.values is not None and A.values.dim() == 3:
+        raise ValueError("to_undirected does not support block values")
+    t = transpose(A)
+    row = torch.cat([A.row, t.row])
+    col = torch.cat([A.col, t.col])
+    values = None if A.values is None else torch.cat([A.values, t.values])  # type: ignore[list-item]
+    stacked = SparseMatrix.from_coo(row, col, values, A.shape)
+    if values is None:
+        return coalesce(stacked)
+    return coalesce(stacked, reduce)
+
+
+def select_rows(A: SparseMatrix, index: Tensor) -> SparseMatrix:
+    """Rows ``index`` of ``A`` in that order (repeats allowed): shape ``(len(index), N)``."""
+    index = _check_selection(index, A.num_rows, "index", A.device)
+    counts = A.structure.row_counts()[index]
+    starts = A.rowptr.long()[index]
+    entry = torch.repeat_interleave(starts - torch.cumsum(counts, 0) + counts, counts)
+    entry = entry + torch.arange(entry.numel(), device=A.device)
+    rowptr = torch.zeros(index.numel() + 1, dtype=A.index_dtype, device=A.device)
+    rowptr[1:] = torch.cumsum(counts, 0)
+    structure = Structure(rowptr, A.col[entry], A.num_cols, sorted_rows=A.structure.sorted_rows)
+    values = None if A.values is None else A.values.index_select(0, entry)
+    return SparseMatrix._from_structure(structure, values, (index.numel(), A.num_cols))
+
+
+def select_cols(A: SparseMatrix, index: Tensor) -> SparseMatrix:
+    """Columns ``index`` of ``A`` in that order: shape ``(M, len(index))``."""
+    return transpose(select_rows(transpose(A), index))
+
+
+def _check_selection(index: Tensor, bound: int, name: str, device: torch.device) -> Tensor:
+    if not isinstance(index, Tensor) or index.dtype not in (torch.int32, torch.int64):
+        raise TypeError(f"{name} must be an int32 or int64 torch.Tensor")
+    if index.dim() != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {tuple(index.shape)}")
+    if index.device != device:
+        raise ValueError(f"{name} is on {index.device} but the matrix is on {device}")
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= bound):
+        raise ValueError(
+            f"{name} values must lie in [0, {bound}), found {int(index.min())} … {int(index.max())}"
+        )
+    return index.long()
+
+
+def remove_edges(A: SparseMatrix, edge_index: Tensor, *, undirected: bool = False) -> SparseMatrix:
+    """Remove every stored copy of the edges ``edge_index`` (2, B) (PyG orientation).
+
+    Edge ``(s, t)`` is entry ``A[t, s]``. With ``undirected=True`` the reverse entry is removed
+    too. This is target-link removal: score links without letting them carry messages.
+    """
+    if not isinstance(edge_index, Tensor) or edge_index.dim() != 2 or edge_index.shape[0] != 2:
+        raise ValueError("edge_index must be a (2, B) integer tensor")
+    target = _check_selection(edge_index[1], A.num_rows, "edge_index[1] (targets)", A.device)
+    source = _check_selection(edge_index[0], A.num_cols, "edge_index[0] (sources)", A.device)
+    width = max(A.num_cols, A.num_rows, 1)
+    removed = target * width + source
+    if undirected:
+        removed = torch.cat([removed, source * width + target])
+    removed = torch.unique(removed)
+    row, col = _coo(A)
+    key = row.long() * width + col.long()
+    return _filter(A, ~torch.isin(key, removed))
+
+
+def k_hop(A: SparseMatrix, seeds: Tensor, num_hops: int) -> Tensor:
+    """Sorted node ids reachable from ``seeds`` within ``num_hops`` steps along rows.
+
+    A step from target ``i`` reaches its sources ``A[i, :]`` (the nodes whose messages
+    ``i`` receives), so this is the receptive field of ``num_hops`` layers.
+    """
+    if A.num_rows != A.num_cols:
+        raise ValueError(f"k_hop needs a square matrix, got shape {A.shape}")
+    if num_hops < 0:
+        raise ValueError(f"num_hops must be non-negative, got {num_hops}")
+    seeds = _check_selection(seeds, A.num_rows, "seeds", A.device)
+    reached = torch.zeros(A.num_rows, dtype=torch.bool, device=A.device)
+    reached[seeds] = True
+    frontier = seeds
+    for _ in range(num_hops):
+        neighbours = select_rows(A, frontier).col.long()
+        new = neighbours[~reached[neighbours]]
+        if new.numel() == 0:
+            break
+        frontier = torch.unique(new)
+        reached[frontier] = True
+    return reached.nonzero().flatten()
+
+
+def induced_subgraph(A: SparseMatrix, nodes: Tensor) -> SparseMatrix:
+    """The submatrix on ``nodes`` (relabelled ``0 … len(nodes)-1`` in the given order)."""
+    if A.num_rows != A.num_cols:
+        raise ValueError(f"induced_subgraph needs a square matrix, got shape {A.shape}")
+    nodes = _check_selection(nodes, A.num_rows, "nodes", A.device)
+    if torch.unique(nodes).numel() != nodes.numel():
+        raise ValueError("nodes must not contain duplicates")
+    return select_cols(select_rows(A, nodes), nodes)
+
+
+def block_diag(matrices: Sequence[SparseMatrix]) -> SparseMatrix:
+    """Block-diagonal batch of many graphs: matrix ``k`` occupies its own rows and columns.
+
+    All matrices must share device, index dtype and value layout (all ``None`` or all with the
+    same trailing value shape and dtype).
+    """
+    if len(matrices) == 0:
+        raise ValueError("block_diag needs at least one matrix")
+    first = matrices[0]
+    with_values = first.values is not None
+    rows, cols, values = [], [], []
+    row_offset = col_offset = 0
+    for k, m in enumerate(matrices):
+        if not isinstance(m, SparseMatrix):
+            raise TypeError(f"matrices[{k}] is not a SparseMatrix")
+        if m.device != first.device:
+            raise ValueError(f"matrices[{k}] is on {m.device}, matrices[0] on {first.device}")
+        if (m.values is not None) != with_values:
+            raise ValueError("either all matrices have values or none does")
+        rows.append(m.row.long() + row_offset)
+        cols.append(m.col.long() + col_offset)
+        if m.values is not None:
+            values.append(m.values)
+        row_offset += m.num_rows
+        col_offset += m.num_cols
+    index_dtype = first.index_dtype
+    return SparseMatrix.from_coo(
+        torch.cat(rows).to(index_dtype),
+        torch.cat(cols).to(index_dtype),
+        torch.cat(values) if with_values else None,
+        (row_offset, col_offset),
+    )
+
+
+# ------------------------------------------------------------------ normalisations
+def _scalar_values(A: SparseMatrix, dtype: torch.dtype) -> Tensor:
+    if A.values is None:
+        return torch.ones(A.nnz, dtype=dtype, device=A.device)
+    if A.values.dim() != 1:
+        raise ValueError("normalisation needs scalar (nnz,) values or none")
+    return A.values
+
+
+def _inverse_power(degree: Tensor, exponent: float) -> Tensor:
+    """``degree ** -exponent`` with 0 for zero degree (isolated nodes get no NaN/inf)."""
+    out = degree.pow(-exponent)
+    return out.masked_fill(degree == 0, 0.0)
+
+
+def gcn_norm(
+    A: SparseMatrix,
+    *,
+    add_self_loops: bool = True,
+    fill_value: float = 1.0,
+    dtype: torch.dtype = torch.float32,
+) -> SparseMatrix:
+    """Kipf & Welling's ``D̂^{-1/2} Â D̂^{-1/2}`` with ``Â = A + I`` and ``D̂`` its row degree.
+
+    Self loops are added only where missing (existing loops keep their weight), as in PyG's
+    ``gcn_norm``. The degree is the weighted in-degree of each target (row sums of ``Â``).
+    """
+    if A.num_rows != A.num_cols:
+        raise ValueError(f"gcn_norm needs a square matrix, got shape {A.shape}")
+    dtype = A.dtype or dtype
+    B = A.with_values(_scalar_values(A, dtype))
+    if add_self_loops:
+        B = globals()["add_self_loops"](B, fill_value, only_missing=True)
+    weights = _scalar_values(B, dtype)
+    degree = torch.zeros(B.num_rows, dtype=dtype, device=B.device).index_add(
+        0, B.row.long(), weights
+    )
+    scale = _inverse_power(degree, 0.5)
+    return B.with_values(scale[B.row.long()] * weights * scale[B.col.long()])
+
+
+def row_normalize(A: SparseMatrix, *, dtype: torch.dtype = torch.float32) -> SparseMatrix:
+    """``D^{-1} A``: each row's values sum to 1 (empty rows stay empty)."""
+    dtype = A.dtype or dtype
+    weights = _scalar_values(A, dtype)
+    degree = torch.zeros(A.num_rows, dtype=dtype, device=A.device).index_add(
+        0, A.row.long(), weights
+    )
+    return A.with_values(weights * _inverse_power(degree, 1.0)[A.row.long()])
+
+
+def sym_normalize(A: SparseMatrix, *, dtype: torch.dtype = torch.float32) -> SparseMatrix:
+    """``D_r^{-1/2} A D_c^{-1/2}`` with row sums ``D_r`` and column sums ``D_c`` (no loops added).
+
+    For a square symmetric ``A`` this is the symmetric normalised adjacency; for a bipartite
+    ``M × N`` block it is LightGCN's ``1/√(|N_u| |N_i|)`` weighting.
+    """
+    dtype = A.dtype or dtype
+    weights = _scalar_values(A, dtype)
+    row_sum = torch.zeros(A.num_rows, dtype=dtype, device=A.device).index_add(
+        0, A.row.long(), weights
+    )
+    col_sum = torch.zeros(A.num_cols, dtype=dtype, device=A.device).index_add(
+        0, A.col.long(), weights
+    )
+    return A.with_values(
+        _inverse_power(row_sum, 0.5)[A.row.long()]
+        * weights
+        * _inverse_power(col_sum, 0.5)[A.col.long()]
+    )
+
+
+def bipartite_normalize(
+    interactions: Tensor, num_users: int, num_items: int, *, dtype: torch.dtype = torch.float32
+) -> SparseMatrix:
+    """LightGCN's normalised ``(U+I) × (U+I)`` adjacency from user–item pairs (2, R).
+
+    ``interactions[0]`` are user ids in ``[0, U)``, ``interactions[1]`` item ids in
+    ``[0, I)``; items become nodes ``U … U+I-1``. The result is
+    ``D^{-1/2} [[0, R], [Rᵀ, 0]] D^{-1/2}`` (He et al., SIGIR 2020, eq. 8). Duplicate
+    interactions are merged first.
+    """
+    if (
+        not isinstance(interactions, Tensor)
+        or interactions.dim() != 2
+        or interactions.shape[0] != 2
+    ):
+        raise ValueError("interactions must be a (2, R) integer tensor of (user, item) pairs")
+    users = _check_selection(
+        interactions[0], num_users, "interactions[0] (users)", interactions.device
+    )
+    items = _check_selection(
+        interactions[1], num_items, "interactions[1] (items)", interactions.device
+    )
+    n = num_users + num_items
+    row = torch.cat([users, items + num_users])
+    col = torch.cat([items + num_users, users])
+    pattern = coalesce(SparseMatrix.from_coo(row, col, None, (n, n)))
+    return sym_normalize(pattern, dtype=dtype)
