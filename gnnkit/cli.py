@@ -39,7 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"gnnkit {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     available = _available_commands()
-    chosen = argv[0] if argv else (sys.argv[1] if len(sys.argv) > 1 else None)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = argv[0] if argv else None
     for name, (module_name, help_text) in available.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
         if name == chosen:
