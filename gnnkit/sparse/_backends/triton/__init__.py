@@ -1,0 +1,103 @@
+"""The ``triton`` backend: gnnkit's GPU kernels, written in Triton.
+
+Kernels (same signatures and semantics as :mod:`gnnkit.sparse._backends.reference`):
+
+* :func:`spmm` — sum/mean/max/min with no, scalar or multi-head values (block values fall back
+  to the reference); CSR row-parallel, or split rows with a deterministic second pass for skewed
+  degrees (:mod:`.spmm_kernel`);
+* :func:`sddmm` — dot/add/mul (``outer`` falls back) (:mod:`.sddmm_kernel`);
+* :func:`edge_softmax`, :func:`edge_softmax_backward` (:mod:`.softmax_kernel`);
+* :func:`segment` (:mod:`.segment_kernel`).
+
+``spmm_arg_backward``, ``intersect_rows`` and ``spspmm_expand`` are not implemented here; the
+registry falls back to the reference versions (plain PyTorch, which also runs on CUDA).
+
+Devices: CUDA tensors run the compiled kernels. CPU tensors are accepted only when Triton's
+interpreter is switched on (``TRITON_INTERPRET=1``) and no CUDA device exists; they then run the
+same kernels through the interpreter, which is how the kernels are tested on machines without a
+GPU. Nothing here imports Triton until a kernel is called, so a missing Triton only makes the
+backend unavailable.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+__all__ = [
+    "edge_softmax",
+    "edge_softmax_backward",
+    "is_available",
+    "sddmm",
+    "segment",
+    "spmm",
+    "supports_device",
+]
+
+
+def is_available() -> bool:
+    """Whether Triton can be imported."""
+    try:
+        importlib.import_module("triton")
+        importlib.import_module("triton.language")
+    except ImportError:
+        return False
+    return True
+
+
+def supports_device(device: torch.device) -> bool:
+    """CUDA tensors when a CUDA device exists; CPU tensors when the interpreter is on and none does.
+
+    A process that imported Triton with ``TRITON_INTERPRET=1`` cannot compile kernels (Triton's
+    standard library is then interpreted), so it does not take CUDA tensors either.
+    """
+    from ._runtime import compiled_kernels_possible, interpreter_enabled
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and compiled_kernels_possible()
+    if device.type == "cpu":
+        return interpreter_enabled() and not torch.cuda.is_available()
+    return False
+
+
+def spmm(
+    rowptr: Tensor, col: Tensor, values: Tensor | None, x: Tensor, reduce: str
+) -> tuple[Tensor, Tensor]:
+    """See :func:`gnnkit.sparse._backends.reference.spmm`."""
+    from .spmm_kernel import spmm as kernel
+
+    return kernel(rowptr, col, values, x, reduce)
+
+
+def sddmm(row: Tensor, col: Tensor, a: Tensor, b: Tensor, op: str) -> Tensor:
+    """See :func:`gnnkit.sparse._backends.reference.sddmm`."""
+    from .sddmm_kernel import sddmm as kernel
+
+    return kernel(row, col, a, b, op)
+
+
+def edge_softmax(rowptr: Tensor, scores: Tensor) -> Tensor:
+    """See :func:`gnnkit.sparse._backends.reference.edge_softmax`."""
+    from .softmax_kernel import edge_softmax as kernel
+
+    return kernel(rowptr, scores)
+
+
+def edge_softmax_backward(rowptr: Tensor, probs: Tensor, grad: Tensor) -> Tensor:
+    """See :func:`gnnkit.sparse._backends.reference.edge_softmax_backward`."""
+    from .softmax_kernel import edge_softmax_backward as kernel
+
+    return kernel(rowptr, probs, grad)
+
+
+def segment(src: Tensor, ptr: Tensor, reduce: str) -> tuple[Tensor, Tensor]:
+    """See :func:`gnnkit.sparse._backends.reference.segment`."""
+    from .segment_kernel import segment as kernel
+
+    return kernel(src, ptr, reduce)
