@@ -1,0 +1,212 @@
+"""Find an experiment's dataset on disk and prepare it for training.
+
+Reading files is :mod:`gnnkit.datasets`' job; this module only decides *which* reader to call
+on *which* folder, and applies the experiment's preprocessing (feature normalisation, split
+selection). Data roots are searched in order: the ``--data-root`` folders, ``$GNNKIT_DATA``,
+then ``~/.cache/gnnkit``; under each root the dataset's ``folders`` (e.g. ``planetoid-cora``)
+and its plain name are tried.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from gnnkit.datasets import (
+    Graph,
+    MissingDatasetFileError,
+    load_bundled,
+    read_geomgcn,
+    read_geomgcn_splits,
+    read_planetoid,
+)
+from gnnkit.sparse import SparseMatrix
+
+from .experiment import DatasetSpec
+
+__all__ = [
+    "SPARSE_FEATURE_DENSITY",
+    "DatasetUnavailable",
+    "NodeData",
+    "data_roots",
+    "load_node_data",
+    "row_normalize",
+]
+
+#: features with at most this fraction of non-zero entries are kept sparse
+SPARSE_FEATURE_DENSITY = 0.1
+
+
+class DatasetUnavailable(RuntimeError):
+    """The dataset's files were not found under any data root (the message says where)."""
+
+
+@dataclass(frozen=True)
+class NodeData:
+    """A node-classification problem ready for training.
+
+    Attributes:
+        x: ``(N, F)`` float32 features (preprocessed): a dense tensor, or an ``(N, F)``
+            :class:`SparseMatrix` when at most :data:`SPARSE_FEATURE_DENSITY` of the entries are
+            non-zero (bag-of-words features; layers then project them with one ``spmm``, as
+            the reference implementations of GCN do).
+        y: ``(N,)`` int64 labels.
+        adjacency: ``N × N`` :class:`SparseMatrix` (row = target), CSC cached.
+        train, val, test: bool masks ``(N, K)`` — ``K`` alternative splits (1 for public).
+        num_classes: ``C``.
+        description: where the data came from (for the report).
+    """
+
+    x: Tensor | SparseMatrix
+    y: Tensor
+    adjacency: SparseMatrix
+    train: Tensor
+    val: Tensor
+    test: Tensor
+    num_classes: int
+    description: str
+
+    @property
+    def num_features(self) -> int:
+        return self.x.num_cols if isinstance(self.x, SparseMatrix) else int(self.x.shape[1])
+
+    @property
+    def num_splits(self) -> int:
+        return int(self.train.shape[1])
+
+    def to(self, device: torch.device | str) -> NodeData:
+        return NodeData(self.x.to(device), self.y.to(device), self.adjacency.to(device),
+                        self.train.to(device), self.val.to(device), self.test.to(device),
+                        self.num_classes, self.description)
+
+
+def data_roots(extra: Sequence[str | os.PathLike[str]] = ()) -> list[Path]:
+    """The folders searched for datasets, in order."""
+    roots = [Path(p) for p in extra]
+    if os.environ.get("GNNKIT_DATA"):
+        roots.append(Path(os.environ["GNNKIT_DATA"]))
+    roots.append(Path.home() / ".cache" / "gnnkit")
+    return roots
+
+
+def _unique(names: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(names))
+
+
+def _find(roots: Sequence[Path], folders: Sequence[str], marker: str) -> Path | None:
+    """The first ``root/folder`` containing the file ``marker``."""
+    for root in roots:
+        for folder in folders:
+            candidate = root / folder
+            if (candidate / marker).is_file():
+                return candidate
+    return None
+
+
+def _unavailable(spec: DatasetSpec, what: str, folders: Sequence[str], marker: str,
+                 roots: Sequence[Path]) -> DatasetUnavailable:
+    return DatasetUnavailable(
+        f"{what} of dataset {spec.name!r} not found: looked for {marker} in "
+        f"{{{', '.join(folders)}}} under {[str(r) for r in roots]} "
+        "(pass --data-root or set GNNKIT_DATA)"
+    )
+
+
+def row_normalize(x: Tensor) -> Tensor:
+    """Rows divided by their sums (all-zero rows stay zero), as Kipf's ``preprocess_features``."""
+    total = x.sum(dim=1, keepdim=True)
+    return x / torch.where(total == 0, torch.ones_like(total), total)
+
+
+def _masks(graph: Graph) -> tuple[Tensor, Tensor, Tensor]:
+    masks = []
+    for name in ("train", "val", "test"):
+        mask = graph.node_splits.get(name)
+        if mask is None:
+            raise DatasetUnavailable(f"dataset {graph.name!r} has no {name!r} split")
+        masks.append(mask if mask.dim() == 2 else mask.unsqueeze(1))
+    return masks[0], masks[1], masks[2]
+
+
+def _load_graph(spec: DatasetSpec, roots: Sequence[Path]) -> Graph:
+    folders = _unique([*spec.folders, spec.name])
+    if spec.source == "bundled":
+        return load_bundled(spec.name)
+    if spec.source == "planetoid":
+        marker = f"ind.{spec.name}.graph"
+        folder = _find(roots, folders, marker)
+        if folder is None:
+            raise _unavailable(spec, "Planetoid files", folders, marker, roots)
+        return read_planetoid(folder, spec.name)
+    marker = "out1_graph_edges.txt"
+    folder = _find(roots, folders, marker)
+    if folder is None:
+        raise _unavailable(spec, "geom-gcn files", folders, marker, roots)
+    return read_geomgcn(folder, spec.name, undirected=spec.undirected, splits=False)
+
+
+def _geomgcn_splits(spec: DatasetSpec, roots: Sequence[Path], num_nodes: int
+                    ) -> dict[str, Tensor]:
+    folders = _unique([*spec.split_folders, *spec.folders, spec.name])
+    marker = f"{spec.name}_split_0.6_0.2_0.npz"
+    folder = _find(roots, folders, marker)
+    if folder is None:
+        raise _unavailable(spec, "geom-gcn split files", folders, marker, roots)
+    return read_geomgcn_splits(folder, spec.name, num_nodes)
+
+
+def _undirected(edge_index: Tensor, num_nodes: int) -> Tensor:
+    both = torch.cat([edge_index, edge_index.flip(0)], dim=1)
+    key = torch.unique(both[0] * num_nodes + both[1])
+    return torch.stack([key // num_nodes, key % num_nodes])
+
+
+def load_node_data(spec: DatasetSpec, roots: Sequence[Path] | None = None) -> NodeData:
+    """Load, preprocess and split the dataset of ``spec``.
+
+    Raises:
+        DatasetUnavailable: files not found under any root (message lists where it looked),
+            or a found dataset folder lacks one of its files (an incomplete download).
+        gnnkit.datasets.DatasetFileError: a file exists but is malformed.
+    """
+    roots = data_roots() if roots is None else list(roots)
+    try:
+        return _load_node_data(spec, roots)
+    except MissingDatasetFileError as error:
+        raise DatasetUnavailable(f"dataset {spec.name!r} is incomplete: {error}") from error
+
+
+def _load_node_data(spec: DatasetSpec, roots: list[Path]) -> NodeData:
+    graph = _load_graph(spec, roots)
+    if graph.x is None or graph.y is None:
+        raise DatasetUnavailable(f"dataset {spec.name!r} has no features or labels")
+    edge_index = graph.edge_index
+    if spec.undirected and spec.source != "geomgcn":
+        edge_index = _undirected(edge_index, graph.num_nodes)
+    if spec.split == "geom-gcn":
+        splits = _geomgcn_splits(spec, roots, graph.num_nodes)
+        train, val, test = splits["train"], splits["val"], splits["test"]
+    else:
+        train, val, test = _masks(graph)
+    x = graph.x.float()
+    if spec.features == "row_normalize":
+        x = row_normalize(x)
+    y = graph.y.long().view(-1)
+    num_classes = int(graph.metadata.get("num_classes", int(y.max()) + 1))
+    adjacency = SparseMatrix.from_edge_index(edge_index, shape=graph.num_nodes)
+    adjacency.csc()
+    density = float((x != 0).float().mean()) if x.numel() else 0.0
+    kind = "sparse" if density <= SPARSE_FEATURE_DENSITY else "dense"
+    description = (f"{graph.metadata.get('name', spec.name)} ({graph.metadata.get('source', '')})"
+                   f": {graph.num_nodes} nodes, {edge_index.shape[1]} directed edges, "
+                   f"{x.shape[1]} {kind} features ({100 * density:.1f}% non-zero), "
+                   f"{num_classes} classes, {train.shape[1]} split(s)")
+    features: Tensor | SparseMatrix = x
+    if density <= SPARSE_FEATURE_DENSITY:
+        features = SparseMatrix.from_dense(x)
+    return NodeData(features, y, adjacency, train, val, test, num_classes, description)

@@ -1,0 +1,230 @@
+"""Reports of a benchmark run: the terminal table, JSON and Markdown, with the machine.
+
+Columns: experiment, metric, paper (± std), gnnkit mean ± std over runs (n), Δ = gnnkit −
+paper (✓ when |Δ| is within the paper's std, or within ours when the paper gives none),
+mean training-step time, peak memory, status.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import gnnkit
+
+from .runner import ExperimentResult
+
+__all__ = ["format_table", "machine_description", "to_json", "to_markdown", "write_reports"]
+
+_MARKS = {"verified": "", "secondary": "†", "unverified": "‡"}
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_description(device: str = "cpu") -> dict[str, Any]:
+    """CPU model, cores, threads, load, versions and device of this machine."""
+    try:
+        load: list[float] | None = [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        load = None
+    try:
+        from gnnkit.sparse import resolve_backend
+
+        backend = resolve_backend(torch.device(device))
+    except Exception as error:  # the backend name is informative only; say why it is missing
+        backend = f"unknown ({type(error).__name__})"
+    info: dict[str, Any] = {
+        "cpu": _cpu_model(),
+        "logical_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_1_5_15min_at_report": load,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "gnnkit": gnnkit.__version__,
+        "sparse_backend": backend,
+        "device": device,
+    }
+    if device.startswith("cuda") and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
+
+
+def _decimals(*values: float) -> int:
+    """1 or 2: as many decimals as the paper's numbers need (81.5, 86.98 ± 1.27, 76.50 ± 1.36)."""
+    return 2 if any(round(v, 1) != round(v, 2) for v in values) else 1
+
+
+def _paper(result: ExperimentResult) -> str:
+    paper = result.experiment.paper
+    numbers = (paper.value,) if paper.std is None else (paper.value, paper.std)
+    d = _decimals(*numbers)
+    text = " ± ".join(f"{v:.{d}f}" for v in numbers)
+    return text + _MARKS[paper.verification]
+
+
+def _ours(result: ExperimentResult) -> str:
+    if result.mean is None:
+        return "—"
+    return f"{result.mean:.1f} ± {result.std:.1f} (n={len(result.runs)})"
+
+
+def _delta(result: ExperimentResult) -> str:
+    if result.delta is None:
+        return "—"
+    return f"{result.delta:+.1f}" + (" ✓" if result.within_paper_std else "")
+
+
+def _memory(result: ExperimentResult) -> str:
+    if result.peak_memory_bytes is None:
+        return "—"
+    return f"{result.peak_memory_bytes / 2**20:.0f} MiB"
+
+
+def _step(result: ExperimentResult) -> str:
+    return "—" if result.train_step_ms is None else f"{result.train_step_ms:.1f} ms"
+
+
+def _status(result: ExperimentResult) -> str:
+    return result.status if result.status == "ok" else f"{result.status}: {result.message}"
+
+
+HEADERS = ("experiment", "metric", "paper", "gnnkit", "Δ", "time/epoch", "peak mem", "status")
+
+
+def _rows(results: Sequence[ExperimentResult]) -> list[tuple[str, ...]]:
+    return [(r.experiment.id, r.experiment.metric, _paper(r), _ours(r), _delta(r), _step(r),
+             _memory(r), _status(r) if r.status == "ok" else r.status) for r in results]
+
+
+def _notes(results: Sequence[ExperimentResult]) -> list[str]:
+    notes = []
+    marks = {r.experiment.paper.verification for r in results}
+    if "secondary" in marks:
+        notes.append("† paper number checked against transcriptions of the table, "
+                     "not the paper itself")
+    if "unverified" in marks:
+        notes.append("‡ paper number not verified")
+    for r in results:
+        if r.status != "ok":
+            notes.append(f"{r.experiment.id}: {r.status}: {r.message}")
+    notes.append("time/epoch = mean wall time of one training step (forward, loss, backward, "
+                 "update); peak mem = peak RSS growth (CPU) or peak allocated (CUDA)")
+    return notes
+
+
+def format_table(results: Sequence[ExperimentResult]) -> str:
+    """The plain-text table printed by ``gnnkit bench``."""
+    rows = [HEADERS, *_rows(results)]
+    widths = [max(len(row[k]) for row in rows) for k in range(len(HEADERS))]
+    lines = ["  ".join(cell.ljust(widths[k]) for k, cell in enumerate(row)).rstrip()
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join([*lines, "", *_notes(results)])
+
+
+def _result_json(result: ExperimentResult) -> dict[str, Any]:
+    experiment = result.experiment
+    paper = experiment.paper
+    return {
+        "id": experiment.id,
+        "title": experiment.title,
+        "task": experiment.task,
+        "metric": experiment.metric,
+        "dataset": dict(experiment.dataset.__dict__),
+        "data": result.data_description,
+        "model": experiment.model_name,
+        "hyperparameters": experiment.hyperparameters(),
+        "paper": dict(paper.__dict__),
+        "status": result.status,
+        "message": result.message,
+        "device": result.device,
+        "mean": result.mean,
+        "std": result.std,
+        "delta": result.delta,
+        "within_paper_std": result.within_paper_std,
+        "train_step_ms": result.train_step_ms,
+        "mean_epochs": result.mean_epochs,
+        "wall_time_s": result.wall_time_s,
+        "peak_memory_bytes": result.peak_memory_bytes,
+        "runs": [run.as_dict() for run in result.runs],
+    }
+
+
+def to_json(results: Sequence[ExperimentResult], machine: dict[str, Any],
+            run: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A JSON-serialisable record: machine, run facts (command, load), every experiment and
+    seed."""
+    return {
+        "format": "gnnkit-bench/1",
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine,
+        "run": dict(run or {}),
+        "experiments": [_result_json(r) for r in results],
+    }
+
+
+def to_markdown(results: Sequence[ExperimentResult], machine: dict[str, Any],
+                run: dict[str, Any] | None = None) -> str:
+    """A Markdown report: machine, run facts, table, citations and notes."""
+    created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = ["# gnnkit benchmark results", "",
+             f"Generated {created} by `gnnkit bench`.", "", "## Machine", ""]
+    lines += [f"- **{key}**: {value}" for key, value in machine.items()]
+    lines += [f"- **{key}**: {value}" for key, value in (run or {}).items()]
+    lines += ["", "## Results", "", "| " + " | ".join(HEADERS) + " |",
+              "|" + "|".join("---" for _ in HEADERS) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |"
+              for row in _rows(results)]
+    lines += ["", *[f"- {note}" for note in _notes(results)], "", "## Experiments", ""]
+    for r in results:
+        e = r.experiment
+        lines.append(f"### {e.id}: {e.title}")
+        lines.append("")
+        lines.append(f"- paper: {_paper(r)} — {e.paper.citation}"
+                     + (f" <{e.paper.url}>" if e.paper.url else "")
+                     + f" (verification: {e.paper.verification})")
+        if e.paper.note:
+            lines.append(f"- note: {e.paper.note}")
+        if r.data_description:
+            lines.append(f"- data: {r.data_description}")
+        settings = ", ".join(f"{k.split('.', 1)[1]}={v}" for k, v in e.hyperparameters().items())
+        lines.append(f"- settings: {settings}")
+        if r.runs:
+            per_run = ", ".join(f"{run.test:.1f}" for run in r.runs)
+            lines.append(f"- per run ({e.metric}, %): {per_run}; mean epochs "
+                         f"{r.mean_epochs:.0f}; wall time {r.wall_time_s:.1f} s")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_reports(results: Sequence[ExperimentResult], machine: dict[str, Any], *,
+                  run: dict[str, Any] | None = None,
+                  json_path: str | os.PathLike[str] | None = None,
+                  markdown_path: str | os.PathLike[str] | None = None) -> None:
+    """Write the JSON and/or Markdown report (parent folders are created)."""
+    if json_path is not None:
+        path = Path(json_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(to_json(results, machine, run), indent=2) + "\n",
+                        encoding="utf-8")
+    if markdown_path is not None:
+        path = Path(markdown_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(to_markdown(results, machine, run), encoding="utf-8")
