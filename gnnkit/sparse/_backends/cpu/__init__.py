@@ -1,0 +1,300 @@
+"""The ``cpu`` backend: gnnkit's C++ kernels (OpenMP), compiled on first use.
+
+Implements the kernel contract of :mod:`gnnkit.sparse._backends.reference` with identical
+signatures and semantics for CPU tensors of dtype float32, float64, float16 and bfloat16 (half
+types accumulate in float32) and int32 or int64 indices. Anything else (other dtypes, mixed
+dtypes, shapes outside the contract) is passed to the reference implementation, so every call
+is answered.
+
+The first call of :func:`is_available` compiles the extension (see :mod:`.build`; tens of
+seconds once, then cached). If that fails, for instance because no C++ compiler is installed,
+it emits one :class:`RuntimeWarning` with the reason and returns ``False`` from then on, and
+the registry uses the reference backend.
+
+Design (see ``docs/kernels-cpu.md``): every kernel parallelises over its outputs (CSR rows,
+edges, pairs or feature columns), each output is reduced by one thread in CSR order, so
+results are bit-identical from run to run and no atomics are needed; row blocks are balanced
+by nnz; the feature loop is tiled so that the accumulators of a tile stay in vector registers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import warnings
+from types import ModuleType
+
+import torch
+from torch import Tensor
+
+from .. import reference
+from . import build
+
+__all__ = [
+    "edge_softmax",
+    "edge_softmax_backward",
+    "intersect_rows",
+    "is_available",
+    "sddmm",
+    "segment",
+    "spmm",
+    "spmm_arg_backward",
+    "supports_device",
+]
+
+_FLOAT_TYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+_INDEX_TYPES = (torch.int32, torch.int64)
+_REDUCTIONS = ("sum", "mean", "max", "min")
+
+_lock = threading.Lock()
+# Resolved once per process: {"module": the extension or None}. Environment variables read by
+# the build (GNNKIT_BUILD_DIR, GNNKIT_CPU_BUILD_FAIL, ...) therefore count at the first use.
+_state: dict[str, ModuleType | None] = {}
+
+
+def _extension() -> ModuleType | None:
+    """The compiled module, building it on the first call; ``None`` if it cannot be built."""
+    if "module" in _state:
+        return _state["module"]
+    with _lock:
+        if "module" not in _state:
+            try:
+                _state["module"] = build.load_extension()
+            except Exception as error:  # any failure means: no C++ kernels here
+                _state["module"] = None
+                warnings.warn(_failure_message(error), RuntimeWarning, stacklevel=3)
+    return _state["module"]
+
+
+def _failure_message(error: BaseException) -> str:
+    return (
+        "gnnkit could not build its C++ CPU kernels, so the (slower) reference backend is used "
+        f"instead. Reason: {_failure_reason(error)}\nInstall a C++ compiler and ninja, then run "
+        "`gnnkit build-kernels --verbose` to see the full log."
+    )
+
+
+def _failure_reason(error: BaseException) -> str:
+    """The few informative lines of a build log (compiler errors, missing tools), without the
+    long compiler command lines."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    informative = [
+        line for line in lines
+        if len(line) < 400 and re.search(r"error|not found|no such file|cannot|ninja", line, re.I)
+    ]
+    chosen = list(dict.fromkeys(informative or lines[-5:]))[:8]
+    return "\n".join(chosen) if chosen else type(error).__name__
+
+
+def is_available() -> bool:
+    """Whether the C++ kernels could be built and loaded here (compiles on the first call)."""
+    return _extension() is not None
+
+
+def supports_device(device: torch.device) -> bool:
+    """The C++ kernels handle CPU tensors only."""
+    return torch.device(device).type == "cpu"
+
+
+def _native() -> ModuleType:
+    module = _extension()
+    if module is None:
+        raise RuntimeError("the gnnkit cpu backend is unavailable (its build failed)")
+    return module
+
+
+def _is_cpu_float(*tensors: Tensor | None) -> bool:
+    present = [t for t in tensors if t is not None]
+    dtype = present[0].dtype
+    return dtype in _FLOAT_TYPES and all(
+        t.dtype == dtype and t.device.type == "cpu" for t in present
+    )
+
+
+def _is_cpu_index(*tensors: Tensor) -> bool:
+    dtype = tensors[0].dtype
+    return dtype in _INDEX_TYPES and all(
+        t.dtype == dtype and t.device.type == "cpu" for t in tensors
+    )
+
+
+def _numel(shape: torch.Size | tuple[int, ...]) -> int:
+    return math.prod(shape)
+
+
+def _contiguous(tensor: Tensor) -> Tensor:
+    return tensor if tensor.is_contiguous() else tensor.contiguous()
+
+
+# ------------------------------------------------------------------------------------ spmm
+def _spmm_layout(values: Tensor | None, x: Tensor) -> tuple[Tensor | None, Tensor] | None:
+    """``(values, x)`` reshaped to ``values`` ``None``/``(E, H)``/``(E, P, Q)`` and x
+    ``(N, H, F)`` (the layout of the C++ max/min backward); ``None`` when the shapes are
+    outside the contract."""
+    num_src = x.shape[0]
+    if values is None or values.dim() == 1:
+        if x.dim() < 1:
+            return None
+        x3 = x.reshape(num_src, 1, _numel(x.shape[1:]))
+        vals = None if values is None else values.reshape(-1, 1)
+    elif values.dim() == 2:
+        if x.dim() != 3 or x.shape[1] != values.shape[1]:
+            return None
+        x3, vals = x, values
+    elif values.dim() == 3:
+        if x.dim() != 3 or x.shape[1] != values.shape[2]:
+            return None
+        x3, vals = x, values
+    else:
+        return None
+    return (None if vals is None else vals.contiguous()), x3.contiguous()
+
+
+def _spmm_shapes_supported(values: Tensor | None, x: Tensor, reduce: str) -> bool:
+    if reduce not in _REDUCTIONS or x.dim() < 1:
+        return False
+    if values is None or values.dim() == 1:
+        return True
+    if values.dim() == 2:
+        return x.dim() == 3 and x.shape[1] == values.shape[1]
+    return (values.dim() == 3 and reduce in ("sum", "mean") and x.dim() == 3
+            and x.shape[1] == values.shape[2])
+
+
+def spmm(
+    rowptr: Tensor, col: Tensor, values: Tensor | None, x: Tensor, reduce: str
+) -> tuple[Tensor, Tensor]:
+    """C++ :func:`reference.spmm`: ``out[i] = ⊕_{e in row i} values[e] · x[col[e]]``.
+
+    Shapes as in the reference: values ``None``/``(E,)``/``(E, H)``/``(E, P, Q)``, x
+    ``(N, *S)``/``(N, H, F)``/``(N, Q, F)``; returns ``(out, arg)`` with ``arg`` the CSR
+    position of each max/min winner (``E`` for empty rows), empty for sum/mean. The C++ side
+    does all reshaping: on small graphs the per-call overhead is what counts.
+    """
+    if (
+        _is_cpu_float(x, values)
+        and _is_cpu_index(rowptr, col)
+        and _spmm_shapes_supported(values, x, reduce)
+    ):
+        return _native().spmm(rowptr, col, None if values is None else _contiguous(values),
+                              _contiguous(x), reduce)
+    return reference.spmm(rowptr, col, values, x, reduce)
+
+
+def spmm_arg_backward(
+    col: Tensor, values: Tensor | None, x: Tensor, grad_out: Tensor, arg: Tensor
+) -> tuple[Tensor, Tensor | None]:
+    """C++ :func:`reference.spmm_arg_backward`: gradients through the max/min winners only.
+
+    Returns ``(grad_x, grad_values)`` shaped like ``x`` and ``values`` (``None`` without
+    values).
+    """
+    layout = _spmm_layout(values, x)
+    if (
+        layout is None
+        or (values is not None and values.dim() == 3)
+        or grad_out.shape != arg.shape
+        or arg.dtype != torch.int64
+        or not _is_cpu_float(x, values, grad_out)
+        or not _is_cpu_index(col)
+    ):
+        return reference.spmm_arg_backward(col, values, x, grad_out, arg)
+    vals, x3 = layout
+    num_rows = grad_out.shape[0]
+    shape3 = (num_rows, x3.shape[1], x3.shape[2])
+    grad3 = grad_out.reshape(shape3).contiguous()
+    arg3 = arg.reshape(shape3).contiguous()
+    grad_x, grad_values = _native().spmm_arg_backward(col, vals, x3, grad3, arg3)
+    grad_x = grad_x.view(x.shape).to(x.dtype)
+    if values is None:
+        return grad_x, None
+    return grad_x, grad_values.view(values.shape).to(values.dtype)
+
+
+# ----------------------------------------------------------------------------------- sddmm
+def sddmm(row: Tensor, col: Tensor, a: Tensor, b: Tensor, op: str) -> Tensor:
+    """C++ :func:`reference.sddmm`: per-entry ``op(a[row[e]], b[col[e]])``.
+
+    ``"dot"`` sums over the last dimension (``(E, *S[:-1])``), ``"add"``/``"mul"`` are
+    elementwise (``(E, *S)``), ``"outer"`` maps ``(M, P, F)``, ``(N, Q, F)`` to ``(E, P, Q)``.
+    """
+    supported = _is_cpu_float(a, b) and _is_cpu_index(row, col) and a.dim() >= 2
+    if op == "outer":
+        supported = supported and a.dim() == 3 and b.dim() == 3 and a.shape[2] == b.shape[2]
+    elif op in ("dot", "add", "mul"):
+        supported = supported and a.shape[1:] == b.shape[1:]
+    else:
+        supported = False
+    if not supported:
+        return reference.sddmm(row, col, a, b, op)
+    native = _native()
+    if op == "outer":
+        return native.sddmm(row, col, a.contiguous(), b.contiguous(), op).to(a.dtype)
+    if op == "dot":
+        inner = a.shape[-1]
+        rows = _numel(a.shape[1:-1])
+        out = native.sddmm(row, col, a.reshape(a.shape[0], rows, inner).contiguous(),
+                           b.reshape(b.shape[0], rows, inner).contiguous(), op)
+        return out.view(col.numel(), *a.shape[1:-1]).to(a.dtype)
+    width = _numel(a.shape[1:])
+    out = native.sddmm(row, col, a.reshape(a.shape[0], width).contiguous(),
+                       b.reshape(b.shape[0], width).contiguous(), op)
+    return out.view(col.numel(), *a.shape[1:]).to(a.dtype)
+
+
+# -------------------------------------------------------------------------------- softmax
+def edge_softmax(rowptr: Tensor, scores: Tensor) -> Tensor:
+    """C++ :func:`reference.edge_softmax`: softmax of ``(E,)``/``(E, H)`` scores per row."""
+    if scores.dim() < 1 or not _is_cpu_float(scores) or not _is_cpu_index(rowptr):
+        return reference.edge_softmax(rowptr, scores)
+    flat = scores.reshape(scores.shape[0], _numel(scores.shape[1:])).contiguous()
+    return _native().edge_softmax(rowptr, flat).view(scores.shape).to(scores.dtype)
+
+
+def edge_softmax_backward(rowptr: Tensor, probs: Tensor, grad: Tensor) -> Tensor:
+    """C++ :func:`reference.edge_softmax_backward`: ``p * (g - Σ_row p g)``."""
+    if (
+        probs.dim() < 1
+        or probs.shape != grad.shape
+        or not _is_cpu_float(probs, grad)
+        or not _is_cpu_index(rowptr)
+    ):
+        return reference.edge_softmax_backward(rowptr, probs, grad)
+    shape2 = (probs.shape[0], _numel(probs.shape[1:]))
+    out = _native().edge_softmax_backward(
+        rowptr, probs.reshape(shape2).contiguous(), grad.reshape(shape2).contiguous()
+    )
+    return out.view(probs.shape).to(probs.dtype)
+
+
+# -------------------------------------------------------------------------------- segment
+def segment(src: Tensor, ptr: Tensor, reduce: str) -> tuple[Tensor, Tensor]:
+    """C++ :func:`reference.segment`: reduce the slices ``src[ptr[k]:ptr[k+1]]``."""
+    if (
+        src.dim() < 1
+        or reduce not in _REDUCTIONS
+        or not _is_cpu_float(src)
+        or not _is_cpu_index(ptr)
+    ):
+        return reference.segment(src, ptr, reduce)
+    return _native().spmm(ptr, None, None, _contiguous(src), reduce)
+
+
+# ------------------------------------------------------------------------------ structure
+def intersect_rows(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor
+) -> tuple[Tensor, Tensor]:
+    """C++ :func:`reference.intersect_rows`: sorted common columns of rows ``left[k]`` and
+    ``right[k]``, as ``(ptr, common)`` in the index dtype of ``col``."""
+    if (
+        not _is_cpu_index(rowptr, col)
+        or left.device.type != "cpu"
+        or right.device.type != "cpu"
+        or left.shape != right.shape
+        or left.dim() != 1
+    ):
+        return reference.intersect_rows(rowptr, col, left, right)
+    return _native().intersect_rows(
+        rowptr, col, left.long().contiguous(), right.long().contiguous()
+    )

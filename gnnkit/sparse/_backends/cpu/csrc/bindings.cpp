@@ -1,0 +1,43 @@
+// Python bindings of gnnkit's CPU kernels (the module is loaded by ../build.py).
+#include "common.h"
+
+#include <torch/extension.h>
+
+#include <string>
+#include <tuple>
+
+namespace gnnkit {
+std::tuple<at::Tensor, at::Tensor> spmm_forward(const at::Tensor& rowptr,
+                                                const c10::optional<at::Tensor>& col,
+                                                const c10::optional<at::Tensor>& values,
+                                                const at::Tensor& x, const std::string& reduce);
+std::tuple<at::Tensor, at::Tensor> spmm_arg_backward(const at::Tensor& col,
+                                                     const c10::optional<at::Tensor>& values,
+                                                     const at::Tensor& x, const at::Tensor& grad,
+                                                     const at::Tensor& arg);
+at::Tensor sddmm_forward(const at::Tensor& row, const at::Tensor& col, const at::Tensor& a,
+                         const at::Tensor& b, const std::string& op);
+at::Tensor edge_softmax_forward(const at::Tensor& rowptr, const at::Tensor& scores);
+at::Tensor edge_softmax_backward(const at::Tensor& rowptr, const at::Tensor& probs,
+                                 const at::Tensor& grad);
+std::tuple<at::Tensor, at::Tensor> intersect_rows_forward(const at::Tensor& rowptr,
+                                                          const at::Tensor& col,
+                                                          const at::Tensor& left,
+                                                          const at::Tensor& right);
+}  // namespace gnnkit
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.doc() = "gnnkit CPU kernels (see gnnkit/sparse/_backends/cpu/__init__.py for the contract)";
+  m.def("spmm", &gnnkit::spmm_forward, "CSR sparse-dense product / segment reduction",
+        py::arg("rowptr"), py::arg("col"), py::arg("values"), py::arg("x"), py::arg("reduce"));
+  m.def("spmm_arg_backward", &gnnkit::spmm_arg_backward, "backward of max/min spmm",
+        py::arg("col"), py::arg("values"), py::arg("x"), py::arg("grad_out"), py::arg("arg"));
+  m.def("sddmm", &gnnkit::sddmm_forward, "per-edge op of the end points' features",
+        py::arg("row"), py::arg("col"), py::arg("a"), py::arg("b"), py::arg("op"));
+  m.def("edge_softmax", &gnnkit::edge_softmax_forward, "row-wise softmax of edge scores",
+        py::arg("rowptr"), py::arg("scores"));
+  m.def("edge_softmax_backward", &gnnkit::edge_softmax_backward, "gradient of edge_softmax",
+        py::arg("rowptr"), py::arg("probs"), py::arg("grad"));
+  m.def("intersect_rows", &gnnkit::intersect_rows_forward, "common columns of row pairs",
+        py::arg("rowptr"), py::arg("col"), py::arg("left"), py::arg("right"));
+}
