@@ -1,0 +1,257 @@
+"""Neural Common Neighbor (NCN): MPNN node representations pooled over common neighbours.
+
+Wang, Yang & Zhang, "Neural Common Neighbor with Completion for Link Prediction", ICLR 2024.
+Given node representations ``h = MPNN(x, A)`` (any encoder, e.g.
+:class:`~gnnkit.nn.linkpred.LinkEncoder`), NCN scores the link ``(i, j)`` as
+
+.. math::
+    \\mathrm{NCN}(i, j) = \\mathrm{MLP}_{head}\\Big(
+        \\beta \\cdot \\mathrm{MLP}_{cn}\\big(\\textstyle\\sum_{k \\in N(i) \\cap N(j)} x_k\\big)
+        + \\mathrm{MLP}_{pair}(h_i \\odot h_j)\\Big),
+    \\qquad x = h + \\mathrm{MLP}_{node}(h) \\ \\text{(or } x = h\\text{)}
+
+with a learnt scalar ``β`` (initialised to ``beta``). The sum over common neighbours is a
+sparse row intersection followed by a segment sum — ``O(Σ deg(i) + deg(j))`` per batch.
+
+Variants (the paper's ablations, as ``variant=``):
+
+* ``"ncn"`` — the formula above (official ``cn1``).
+* ``"cn-count"`` — "GAE+CN": ``MLP_cn`` sees the common-neighbour *count* ``|N(i) ∩ N(j)|``
+  instead of the pooled representations (official ``scn1``).
+* ``"ncn2"`` — adds ``MLP_2(Σ_{N(i) ∩ N₂(j)} x + Σ_{N₂(i) ∩ N(j)} x)`` with ``N₂`` the
+  two-hop pattern of ``A·A`` (official ``cn1.5``).
+* ``"ncn-diff"`` — adds ``MLP_2(Σ_{N(i) \\ N(j)} x + Σ_{N(j) \\ N(i)} x)`` (official
+  ``cn1res``).
+* ``"cn-only"`` — drops the ``h_i ⊙ h_j`` term: ``MLP_head(MLP_cn(Σ_{cn} x))``.
+
+The plain GAE scorer (``MLP(h_i ⊙ h_j)``, official ``cn0``) is
+:class:`~gnnkit.nn.linkpred.HadamardMLPScorer`.
+
+The graph passed to the predictor must be the one used for message passing — during
+training, with the batch's target links removed (:mod:`gnnkit.nn.linkpred.target_removal`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from gnnkit.sparse import SparseMatrix, spspmm
+
+from .encoder import drop_entries, reset_module
+from .heuristics import (
+    NeighborSets,
+    check_pairs,
+    common_neighbor_sets,
+    exclusive_neighbor_sets,
+    two_hop_common_sets,
+)
+
+__all__ = ["NCN_VARIANTS", "NCNPredictor", "prepare_graph"]
+
+NCN_VARIANTS = ("ncn", "cn-count", "ncn2", "ncn-diff", "cn-only")
+
+
+def prepare_graph(graph: Any, num_nodes: int) -> SparseMatrix:
+    """Any supported graph input → the coalesced ``num_nodes × num_nodes`` pattern that
+    neighbourhood intersections need (values dropped)."""
+    from gnnkit.nn.conv.message_passing import as_sparse_matrix
+
+    A = as_sparse_matrix(graph, num_nodes=num_nodes).matrix
+    if A.values is not None:
+        A = A.with_values(None)
+    return A if A.is_coalesced() else A.coalesce()
+
+
+def _layer_norm(width: int, enabled: bool) -> nn.Module:
+    return nn.LayerNorm(width) if enabled else nn.Identity()
+
+
+def _set_mlp(in_width: int, hidden: int, dropout: float, layer_norm: bool,
+             tail_activation: bool) -> nn.Sequential:
+    """``MLP_cn``: Linear, Dropout, ReLU, Linear, LN, Dropout, ReLU[, Linear]."""
+    layers: list[nn.Module] = [
+        nn.Linear(in_width, hidden), nn.Dropout(dropout), nn.ReLU(),
+        nn.Linear(hidden, hidden), _layer_norm(hidden, layer_norm), nn.Dropout(dropout),
+        nn.ReLU(),
+    ]
+    if not tail_activation:
+        layers.append(nn.Linear(hidden, hidden))
+    return nn.Sequential(*layers)
+
+
+def _pair_mlp(in_width: int, hidden: int, dropout: float, layer_norm: bool,
+              tail_activation: bool) -> nn.Sequential:
+    """``MLP_pair``: Linear, LN, Dropout, ReLU[, Linear]."""
+    layers: list[nn.Module] = [
+        nn.Linear(in_width, hidden), _layer_norm(hidden, layer_norm), nn.Dropout(dropout),
+        nn.ReLU(),
+    ]
+    if not tail_activation:
+        layers.append(nn.Linear(hidden, hidden))
+    return nn.Sequential(*layers)
+
+
+def _head(hidden: int, dropout: float, layer_norm: bool, two_layers: bool) -> nn.Sequential:
+    """``MLP_head``: Linear, LN, Dropout, ReLU, [the same again,] Linear → 1."""
+    layers: list[nn.Module] = [
+        nn.Linear(hidden, hidden), _layer_norm(hidden, layer_norm), nn.Dropout(dropout),
+        nn.ReLU(),
+    ]
+    if two_layers:
+        layers += [nn.Linear(hidden, hidden), _layer_norm(hidden, layer_norm),
+                   nn.Dropout(dropout), nn.ReLU()]
+    layers.append(nn.Linear(hidden, 1))
+    return nn.Sequential(*layers)
+
+
+class NCNPredictor(nn.Module):
+    """NCN link predictor (see the module docstring for the equation and the variants).
+
+    Args:
+        in_channels: width ``F`` of the node representations ``h``.
+        hidden_channels: width ``H`` of every MLP.
+        variant: one of ``NCN_VARIANTS``.
+        dropout: dropout inside every MLP.
+        edge_dropout: during training, drop each stored entry of the graph with this
+            probability before intersecting neighbourhoods.
+        layer_norm: LayerNorm inside the MLPs.
+        node_mlp: pool ``x = h + MLP_node(h)`` instead of ``h`` (official ``use_xlin``).
+        tail_activation: end ``MLP_cn``/``MLP_pair`` with ReLU instead of a Linear (official
+            ``tailact``).
+        two_layer_head: two hidden layers in ``MLP_head`` instead of one (``twolayerlin``).
+        beta: initial value of the learnt scale ``β`` of the common-neighbour term.
+
+    Shapes:
+        ``forward(h, graph, pairs)``: ``h`` ``(N, F)``, graph ``N × N`` (a
+        :class:`SparseMatrix`, ``edge_index`` or PyG object), ``pairs`` ``(2, B)`` →
+        logits ``(B,)`` (apply ``sigmoid`` for probabilities).
+    """
+
+    depth: int = 0  # completion depth: NCN never completes (see NCNCPredictor)
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        *,
+        variant: str = "ncn",
+        dropout: float = 0.0,
+        edge_dropout: float = 0.0,
+        layer_norm: bool = False,
+        node_mlp: bool = False,
+        tail_activation: bool = False,
+        two_layer_head: bool = False,
+        beta: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if variant not in NCN_VARIANTS:
+            raise ValueError(f"variant must be one of {', '.join(NCN_VARIANTS)}; got {variant!r}")
+        if in_channels < 1 or hidden_channels < 1:
+            raise ValueError("in_channels and hidden_channels must be positive, got "
+                             f"{in_channels} and {hidden_channels}")
+        if not 0.0 <= edge_dropout < 1.0:
+            raise ValueError(f"edge_dropout must lie in [0, 1), got {edge_dropout}")
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.variant = variant
+        self.edge_dropout = edge_dropout
+        self.initial_beta = beta
+        self.beta = nn.Parameter(torch.empty(1))
+        self.node_mlp = nn.Sequential(
+            nn.Linear(in_channels, hidden_channels), nn.Dropout(dropout), nn.ReLU(),
+            nn.Linear(hidden_channels, in_channels), _layer_norm(in_channels, layer_norm),
+            nn.Dropout(dropout), nn.ReLU(),
+        ) if node_mlp else None
+        cn_width = 1 if variant == "cn-count" else in_channels
+        self.cn_mlp = _set_mlp(cn_width, hidden_channels, dropout, layer_norm, tail_activation)
+        self.pair_mlp = (None if variant == "cn-only" else
+                         _pair_mlp(in_channels, hidden_channels, dropout, layer_norm,
+                                   tail_activation))
+        self.extra_mlp = (_set_mlp(in_channels, hidden_channels, dropout, layer_norm,
+                                   tail_activation)
+                          if variant in ("ncn2", "ncn-diff") else None)
+        self.head = _head(hidden_channels, dropout, layer_norm, two_layer_head)
+        self._two_hop_cache: tuple[object, SparseMatrix] | None = None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default initialisation for every layer; ``β`` back to ``beta``."""
+        for module in (self.node_mlp, self.cn_mlp, self.pair_mlp, self.extra_mlp, self.head):
+            if module is not None:
+                reset_module(module)
+        with torch.no_grad():
+            self.beta.fill_(self.initial_beta)
+
+    # ------------------------------------------------------------------ public API
+    def forward(self, h: Tensor, graph: Any, pairs: Tensor) -> Tensor:
+        """Logits ``(B,)`` of the links ``pairs`` ``(2, B)`` given ``h`` ``(N, F)`` and the
+        message-passing graph (see the class docstring)."""
+        h = self._check_h(h)
+        A = self.graph_for_scoring(graph, h.shape[0])
+        pairs = check_pairs(pairs, h.shape[0])
+        return self.score(h, A, pairs, self.depth)
+
+    def graph_for_scoring(self, graph: Any, num_nodes: int) -> SparseMatrix:
+        """The coalesced pattern the intersections run on (edge dropout in training)."""
+        A = prepare_graph(graph, num_nodes)
+        if self.training and self.edge_dropout > 0:
+            A = drop_entries(A, self.edge_dropout, rescale=False)
+        return A
+
+    def score(self, h: Tensor, A: SparseMatrix, pairs: Tensor, depth: int = 0) -> Tensor:
+        """Logits for validated inputs: ``A`` a coalesced pattern, ``pairs`` int64 ``(2, B)``;
+        ``depth`` is the completion depth (always 0 for NCN)."""
+        x = h + self.node_mlp(h) if self.node_mlp is not None else h
+        sets = self.common_neighbor_terms(h, A, pairs, depth)
+        hidden = self.cn_mlp(self._pool(x, sets)) * self.beta
+        if self.pair_mlp is not None:
+            hidden = hidden + self.pair_mlp(h[pairs[0]] * h[pairs[1]])
+        if self.extra_mlp is not None:
+            hidden = hidden + self.extra_mlp(self._pool(x, self._extra_sets(A, pairs, sets[0])))
+        return self.head(hidden).squeeze(-1)
+
+    def common_neighbor_terms(self, h: Tensor, A: SparseMatrix, pairs: Tensor, depth: int = 0
+                              ) -> list[NeighborSets]:
+        """The (weighted) node sets pooled by ``MLP_cn``; NCN: ``[N(i) ∩ N(j)]``.
+
+        Subclasses extend it (NCNC adds the completed neighbours); the first entry must be
+        the plain common-neighbour sets.
+        """
+        return [common_neighbor_sets(A, pairs)]
+
+    # ------------------------------------------------------------------ internals
+    def _check_h(self, h: Tensor) -> Tensor:
+        if not isinstance(h, Tensor) or not h.is_floating_point() or h.dim() != 2:
+            raise TypeError("h must be a floating (N, F) tensor of node representations")
+        if h.shape[1] != self.in_channels:
+            raise ValueError(f"h has width {h.shape[1]} but in_channels={self.in_channels}")
+        return h
+
+    def _pool(self, x: Tensor, sets: list[NeighborSets]) -> Tensor:
+        if self.variant == "cn-count":
+            total = sets[0].total_weight(x.dtype)
+            for extra in sets[1:]:
+                total = total + extra.total_weight(x.dtype)
+            return total.unsqueeze(-1)
+        pooled = sets[0].aggregate(x)
+        for extra in sets[1:]:
+            pooled = pooled + extra.aggregate(x)
+        return pooled
+
+    def _extra_sets(self, A: SparseMatrix, pairs: Tensor, common: NeighborSets
+                    ) -> list[NeighborSets]:
+        if self.variant == "ncn2":
+            # A·A is the expensive part; evaluation scores many batches on one graph.
+            cached = self._two_hop_cache
+            if cached is None or cached[0] is not A.structure:
+                cached = (A.structure, spspmm(A, A).with_values(None))
+                self._two_hop_cache = cached
+            return list(two_hop_common_sets(A, pairs, cached[1]))
+        return list(exclusive_neighbor_sets(A, pairs, common))
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.hidden_channels}, variant={self.variant!r}, "
+                f"edge_dropout={self.edge_dropout}")

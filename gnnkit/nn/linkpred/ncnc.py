@@ -1,0 +1,234 @@
+"""NCNC: Neural Common Neighbor with Completion (Wang, Yang & Zhang, ICLR 2024, §5).
+
+Observed graphs are incomplete: a node ``u`` adjacent to ``i`` may be a true common neighbour
+of ``(i, j)`` whose link to ``j`` is simply missing. NCNC *completes* the common
+neighbourhood with NCN's own predictions. For a target ``(i, j)``:
+
+.. math::
+    \\tilde{x}_{ij} = \\sum_{k \\in N(i) \\cap N(j)} x_k
+      + \\sum_{u \\in N(i) \\setminus N(j)} \\hat{A}_{ju}\\, x_u
+      + \\sum_{u \\in N(j) \\setminus N(i)} \\hat{A}_{iu}\\, x_u,
+    \\qquad \\hat{A}_{ju} = \\mathrm{calibrate}\\big(\\mathrm{NCNC}_{d-1}(j, u)\\big)
+
+and ``NCNC_d(i, j) = MLP_head(β · MLP_cn(x̃_ij) + MLP_pair(h_i ⊙ h_j))``; ``NCNC_0`` is NCN.
+The candidate probabilities are computed without gradient (as in the paper); the gradient
+reaches ``h`` through the pooled ``x_u`` and, with a learnt threshold, the threshold MLP.
+
+Calibration of a candidate logit ``s`` (the official code's ``probscale``/``proboffset``/
+``pt``/``alpha`` hyper-parameters)::
+
+    p₀ = sigmoid(scale · (s − offset))
+    Â = alpha · pt · p₀ / (pt · p₀ + 1 − p₀)
+
+``pt`` ∈ (0, 1) is a fixed threshold or, with ``learnable_pt=True``, ``pt = MLP_pt(h_i ⊙ h_j)``
+per target pair. ``depth`` is the completion depth (the paper's NCNC uses 1; "NCNC2" 2).
+For scalability the candidate sets can be subsampled to at most ``max_candidates`` members
+per pair (sampled uniformly with replacement, each draw weighted ``|set| / max_candidates`` so
+the pooled sum stays unbiased), separately for training and evaluation.
+
+Leakage: the candidates of ``(i, j)`` are ``N(i) Δ N(j)``; if the link ``(i, j)`` itself were
+in the graph, ``j ∈ N(i) \\ N(j)`` and NCNC would ask for ``(j, j)``, and the pooled sums would
+see the target. Train with target-link removal (:mod:`gnnkit.nn.linkpred.target_removal`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from gnnkit.sparse import SparseMatrix
+
+from .encoder import reset_module
+from .heuristics import NeighborSets, check_pairs, common_neighbor_sets, exclusive_neighbor_sets
+from .ncn import NCNPredictor
+
+__all__ = ["NCNCPredictor", "calibrate_probability", "subsample_sets"]
+
+
+def calibrate_probability(logit: Tensor, pt: Tensor | float, *, scale: float, offset: float,
+                          alpha: float) -> Tensor:
+    """``alpha · pt · p₀ / (pt · p₀ + 1 − p₀)`` with ``p₀ = sigmoid(scale · (logit − offset))``.
+
+    ``pt`` is a scalar or broadcastable to ``logit``. Returns probabilities in
+    ``[0, alpha]``.
+    """
+    p0 = torch.sigmoid(scale * (logit - offset))
+    return alpha * pt * p0 / (pt * p0 + 1.0 - p0)
+
+
+def subsample_sets(sets: NeighborSets, max_size: int, num_nodes: int,
+                   generator: torch.Generator | None = None) -> NeighborSets:
+    """Sets larger than ``max_size`` replaced by ``max_size`` uniform draws with replacement,
+    each weighted ``|set| / max_size`` (repeated draws merged, weights added); smaller sets
+    keep their members with weight 1 (or their existing weight)."""
+    if max_size < 1:
+        raise ValueError(f"max_size must be positive, got {max_size}")
+    sizes = sets.sizes()
+    large = sizes > max_size
+    if not bool(large.any()):
+        return sets
+    device = sets.ptr.device
+    weight = (sets.weight if sets.weight is not None
+              else torch.ones(sets.nodes.numel(), device=device))
+    pair = sets.pair_index()
+    keep = ~large[pair]
+    large_pairs = large.nonzero().flatten()
+    draws = torch.rand(large_pairs.numel(), max_size, generator=generator, device=device)
+    offsets = (draws * sizes[large_pairs].unsqueeze(-1)).long()
+    offsets = torch.minimum(offsets, (sizes[large_pairs] - 1).unsqueeze(-1))
+    positions = (sets.ptr[large_pairs].unsqueeze(-1) + offsets).flatten()
+    draw_weight = (sizes[large_pairs].to(weight.dtype) / max_size).repeat_interleave(max_size)
+    all_pairs = torch.cat([pair[keep], large_pairs.repeat_interleave(max_size)])
+    all_nodes = torch.cat([sets.nodes[keep], sets.nodes[positions]])
+    all_weight = torch.cat([weight[keep], weight[positions] * draw_weight])
+    key = all_pairs * num_nodes + all_nodes
+    unique_key, inverse = torch.unique(key, sorted=True, return_inverse=True)
+    merged = torch.zeros(unique_key.numel(), dtype=weight.dtype, device=device)
+    merged.index_add_(0, inverse, all_weight)
+    unique_pair = torch.div(unique_key, num_nodes, rounding_mode="floor")
+    ptr = torch.zeros(sets.num_pairs + 1, dtype=torch.long, device=device)
+    ptr[1:] = torch.cumsum(torch.bincount(unique_pair, minlength=sets.num_pairs), 0)
+    return NeighborSets(ptr, unique_key - unique_pair * num_nodes, merged)
+
+
+class NCNCPredictor(NCNPredictor):
+    """NCNC link predictor: NCN on a common neighbourhood completed by its own predictions.
+
+    Args:
+        in_channels, hidden_channels, variant, dropout, edge_dropout, layer_norm, node_mlp,
+        tail_activation, two_layer_head, beta: as for :class:`NCNPredictor`; ``variant`` is
+            ``"ncn"``, ``"cn-count"`` or ``"cn-only"`` (completion applies to the
+            common-neighbour term).
+        depth: completion depth ``d ≥ 0`` (0 = plain NCN, 1 = NCNC, 2 = NCNC2).
+        scale, offset: calibration of candidate logits (official ``probscale``/``proboffset``).
+        pt: fixed threshold in ``(0, 1)`` (official ``pt``).
+        alpha: upper bound of a completed probability (official ``alpha``).
+        learnable_pt: predict ``pt`` per pair with ``MLP_pt(h_i ⊙ h_j)`` (sigmoid output).
+        train_max_candidates / test_max_candidates: subsample candidate sets larger than this
+            in training / evaluation (official ``trndeg``/``tstdeg``); ``None`` = exact.
+        chunk_size: score candidate links in chunks of this many pairs (memory only; official
+            ``splitsize``).
+
+    Shapes:
+        as :class:`NCNPredictor`: ``forward(h, graph, pairs)`` → logits ``(B,)``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        *,
+        variant: str = "ncn",
+        depth: int = 1,
+        scale: float = 5.0,
+        offset: float = 3.0,
+        pt: float = 0.5,
+        alpha: float = 1.0,
+        learnable_pt: bool = False,
+        train_max_candidates: int | None = None,
+        test_max_candidates: int | None = None,
+        chunk_size: int | None = None,
+        **ncn_options: Any,
+    ) -> None:
+        if variant not in ("ncn", "cn-count", "cn-only"):
+            raise ValueError("NCNC completes the common-neighbour term: variant must be 'ncn', "
+                             f"'cn-count' or 'cn-only', got {variant!r}")
+        if depth < 0:
+            raise ValueError(f"depth must be non-negative, got {depth}")
+        if not 0.0 < pt < 1.0:
+            raise ValueError(f"pt must lie in (0, 1), got {pt}")
+        for name, value in (("train_max_candidates", train_max_candidates),
+                            ("test_max_candidates", test_max_candidates),
+                            ("chunk_size", chunk_size)):
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be positive or None, got {value}")
+        super().__init__(in_channels, hidden_channels, variant=variant, **ncn_options)
+        self.depth = depth
+        self.train_max_candidates = train_max_candidates
+        self.test_max_candidates = test_max_candidates
+        self.chunk_size = chunk_size
+        self.register_buffer("scale", torch.tensor(float(scale)))
+        self.register_buffer("offset", torch.tensor(float(offset)))
+        self.register_buffer("pt", torch.tensor(float(pt)))
+        self.register_buffer("alpha", torch.tensor(float(alpha)))
+        self.pt_mlp = nn.Sequential(
+            nn.Linear(in_channels, hidden_channels), nn.ReLU(), nn.Linear(hidden_channels, 1),
+            nn.Sigmoid(),
+        ) if learnable_pt else None
+        if self.pt_mlp is not None:
+            reset_module(self.pt_mlp)
+
+    def set_alpha(self, alpha: float) -> None:
+        """Change ``alpha`` (the official schedule raises it during training)."""
+        self.alpha.fill_(float(alpha))
+
+    # ------------------------------------------------------------------ completion
+    def candidate_sets(self, A: SparseMatrix, pairs: Tensor, common: NeighborSets | None = None
+                       ) -> tuple[NeighborSets, NeighborSets]:
+        """``(N(i) \\ N(j), N(j) \\ N(i))``, subsampled per the current mode's limit."""
+        only_i, only_j = exclusive_neighbor_sets(A, pairs, common)
+        limit = self.train_max_candidates if self.training else self.test_max_candidates
+        if limit is not None:
+            only_i = subsample_sets(only_i, limit, A.num_rows)
+            only_j = subsample_sets(only_j, limit, A.num_rows)
+        return only_i, only_j
+
+    def candidate_links(self, graph: Any, pairs: Tensor) -> Tensor:
+        """``(2, M)`` every link whose probability one completion step asks for: ``(j, u)``
+        for ``u ∈ N(i) \\ N(j)`` and ``(i, u)`` for ``u ∈ N(j) \\ N(i)`` (for inspection and
+        leak checks; the graph is used as given)."""
+        num_nodes = int(graph.num_rows) if isinstance(graph, SparseMatrix) else None
+        if num_nodes is None:
+            raise TypeError("candidate_links needs the graph as a SparseMatrix")
+        A = self.graph_for_scoring(graph, num_nodes)
+        pairs = check_pairs(pairs, num_nodes)
+        only_i, only_j = self.candidate_sets(A, pairs)
+        return torch.cat([
+            torch.stack([pairs[1][only_i.pair_index()], only_i.nodes]),
+            torch.stack([pairs[0][only_j.pair_index()], only_j.nodes]),
+        ], dim=1)
+
+    def _candidate_logits(self, h: Tensor, A: SparseMatrix, links: Tensor, depth: int
+                          ) -> Tensor:
+        """Logits of NCNC at completion depth ``depth`` for the candidate links ``(2, M)``,
+        without gradient."""
+        if links.shape[1] == 0:
+            return h.new_zeros(0)
+        step = self.chunk_size or links.shape[1]
+        with torch.no_grad():
+            return torch.cat([self.score(h, A, links[:, start:start + step], depth)
+                              for start in range(0, links.shape[1], step)])
+
+    def common_neighbor_terms(self, h: Tensor, A: SparseMatrix, pairs: Tensor, depth: int = 0
+                              ) -> list[NeighborSets]:
+        """``[N(i) ∩ N(j), N(i) \\ N(j) weighted by Â_ju, N(j) \\ N(i) weighted by Â_iu]``
+        at completion depth ``depth`` (``[N(i) ∩ N(j)]`` alone at depth 0)."""
+        common = common_neighbor_sets(A, pairs)
+        if depth <= 0:
+            return [common]
+        only_i, only_j = self.candidate_sets(A, pairs, common)
+        pair_i, pair_j = only_i.pair_index(), only_j.pair_index()
+        links_i_side = torch.stack([pairs[1][pair_i], only_i.nodes])
+        links_j_side = torch.stack([pairs[0][pair_j], only_j.nodes])
+        logit_i_side = self._candidate_logits(h, A, links_i_side, depth - 1)
+        logit_j_side = self._candidate_logits(h, A, links_j_side, depth - 1)
+        if self.pt_mlp is not None:
+            pt = self.pt_mlp(h[pairs[0]] * h[pairs[1]]).squeeze(-1)
+            pt_i, pt_j = pt[pair_i], pt[pair_j]
+        else:
+            pt_i = pt_j = self.pt
+        options = {"scale": self.scale, "offset": self.offset, "alpha": self.alpha}
+        prob_i = calibrate_probability(logit_i_side, pt_i, **options)
+        prob_j = calibrate_probability(logit_j_side, pt_j, **options)
+        if only_i.weight is not None:
+            prob_i = prob_i * only_i.weight
+        if only_j.weight is not None:
+            prob_j = prob_j * only_j.weight
+        return [common, only_i.with_weight(prob_i), only_j.with_weight(prob_j)]
+
+    def extra_repr(self) -> str:
+        return (f"{super().extra_repr()}, depth={self.depth}, scale={float(self.scale)}, "
+                f"offset={float(self.offset)}, pt={float(self.pt)}, alpha={float(self.alpha)}, "
+                f"learnable_pt={self.pt_mlp is not None}")

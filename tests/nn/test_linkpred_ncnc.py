@@ -1,0 +1,199 @@
+"""NCNC: completion hand-checked with Python sets, leak checks, sampling, gradients."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from gnnkit.nn.linkpred import (
+    LinkEncoder,
+    NCNCPredictor,
+    NCNPredictor,
+    NeighborSets,
+    calibrate_probability,
+    exclusive_neighbor_sets,
+    link_loss,
+    remove_target_links,
+    subsample_sets,
+)
+from gnnkit.sparse import SparseMatrix
+
+# 0-1, 1-2, 2-3, 3-4, 1-4, 0-5, 2-5 (undirected)
+LINKS = [(0, 1), (1, 2), (2, 3), (3, 4), (1, 4), (0, 5), (2, 5)]
+H = torch.tensor([[1.0, 0.5], [0.0, 1.0], [2.0, 1.0], [1.0, 3.0], [0.5, 0.5], [1.5, 0.0]])
+OPTIONS = {"scale": 2.0, "offset": 1.5, "pt": 0.4, "alpha": 0.9}
+
+
+def graph(links: list[tuple[int, int]] = LINKS, n: int = 6) -> SparseMatrix:
+    edges = torch.tensor(links).t()
+    return SparseMatrix.from_edge_index(torch.cat([edges, edges.flip(0)], 1), shape=n)
+
+
+def neighbours(links: list[tuple[int, int]], n: int = 6) -> list[set[int]]:
+    out: list[set[int]] = [set() for _ in range(n)]
+    for a, b in links:
+        out[a].add(b)
+        out[b].add(a)
+    return out
+
+
+def hand_logit(i: int, j: int, depth: int, adj: list[set[int]]) -> float:
+    """Identity layers, β = 1, non-negative h: Σ_f (x̃_ij[f] + h_i[f] h_j[f]) with
+    x̃ = Σ_{CN} h_k + Σ_{u ∈ N(i)∖N(j)} Â_ju h_u + Σ_{u ∈ N(j)∖N(i)} Â_iu h_u."""
+    h = H.tolist()
+
+    def completed(a: int, u: int) -> float:
+        p0 = 1 / (1 + math.exp(-OPTIONS["scale"] * (hand_logit(a, u, depth - 1, adj)
+                                                   - OPTIONS["offset"])))
+        pt = OPTIONS["pt"]
+        return OPTIONS["alpha"] * pt * p0 / (pt * p0 + 1 - p0)
+
+    pooled = [0.0, 0.0]
+    for k in adj[i] & adj[j]:
+        pooled = [p + v for p, v in zip(pooled, h[k], strict=True)]
+    if depth > 0:
+        for u in adj[i] - adj[j]:
+            weight = completed(j, u)
+            pooled = [p + weight * v for p, v in zip(pooled, h[u], strict=True)]
+        for u in adj[j] - adj[i]:
+            weight = completed(i, u)
+            pooled = [p + weight * v for p, v in zip(pooled, h[u], strict=True)]
+    return sum(p + a * b for p, a, b in zip(pooled, h[i], h[j], strict=True))
+
+
+def identity_ncnc(depth: int, **kwargs: object) -> NCNCPredictor:
+    predictor = NCNCPredictor(2, 2, depth=depth, **OPTIONS, **kwargs).double().eval()
+    with torch.no_grad():
+        for layer in predictor.modules():
+            if isinstance(layer, nn.Linear):
+                layer.bias.zero_()
+                layer.weight.copy_(torch.eye(2, dtype=torch.float64)
+                                   if layer.out_features == 2 else torch.ones(1, 2))
+    return predictor
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2])
+def test_hand_checked_completion(depth: int) -> None:
+    predictor = identity_ncnc(depth)
+    pairs = torch.tensor([[0, 1, 3, 0, 4], [2, 3, 5, 4, 0]])
+    adj = neighbours(LINKS)
+    expected = [hand_logit(i, j, depth, adj) for i, j in pairs.t().tolist()]
+    got = predictor(H.double(), graph(), pairs)
+    torch.testing.assert_close(got, torch.tensor(expected, dtype=torch.float64))
+
+
+def test_completion_changes_scores_only_where_candidates_exist() -> None:
+    plain, completed = identity_ncnc(0), identity_ncnc(1)
+    pairs = torch.tensor([[0, 1], [2, 3]])
+    a, b = plain(H.double(), graph(), pairs), completed(H.double(), graph(), pairs)
+    assert torch.all(b > a)  # positive probabilities times non-negative h
+
+
+def test_depth_zero_equals_ncn_with_the_same_weights() -> None:
+    torch.manual_seed(0)
+    ncn = NCNPredictor(2, 8, layer_norm=True, node_mlp=True).eval()
+    ncnc = NCNCPredictor(2, 8, depth=0, layer_norm=True, node_mlp=True).eval()
+    ncnc.load_state_dict(ncn.state_dict(), strict=False)
+    pairs = torch.randint(0, 6, (2, 12))
+    torch.testing.assert_close(ncnc(H, graph(), pairs), ncn(H, graph(), pairs))
+
+
+def test_scored_link_never_enters_completion() -> None:
+    """Completion asks about N(i) Δ N(j): with the target link present, j ∈ N(i) and NCNC
+    would ask for (j, j) and pool h_j; after removal neither happens."""
+    predictor = identity_ncnc(1)
+    target = torch.tensor([[1], [2]])  # (1, 2) is a link of LINKS
+    with_link = predictor.candidate_links(graph(), target)
+    assert (with_link[0] == with_link[1]).any()  # the leak this guards against
+    A = remove_target_links(graph(), target)
+    asked = predictor.candidate_links(A, target)
+    assert asked.shape[1] > 0
+    forbidden = {(1, 2), (2, 1), (1, 1), (2, 2)}
+    assert not forbidden & {tuple(p) for p in asked.t().tolist()}
+    only_i, only_j = exclusive_neighbor_sets(A, target)
+    assert 2 not in only_i.nodes.tolist() and 1 not in only_j.nodes.tolist()
+
+
+def test_chunked_completion_is_identical() -> None:
+    torch.manual_seed(0)
+    whole = NCNCPredictor(2, 8, depth=2).eval()
+    chunked = NCNCPredictor(2, 8, depth=2, chunk_size=3).eval()
+    chunked.load_state_dict(whole.state_dict())
+    pairs = torch.randint(0, 6, (2, 10))
+    torch.testing.assert_close(chunked(H, graph(), pairs), whole(H, graph(), pairs))
+
+
+def test_gradients_reach_encoder_pooled_candidates_and_threshold_mlp() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(6, 4)
+    encoder = LinkEncoder(4, 8)
+    predictor = NCNCPredictor(8, 8, learnable_pt=True)
+    h = encoder(x, graph())
+    pairs = torch.tensor([[0, 3], [2, 5]])
+    link_loss(predictor(h, graph(), pairs), predictor(h, graph(), pairs.flip(0))).backward()
+    for module in (encoder, predictor):
+        for name, parameter in module.named_parameters():
+            assert parameter.grad is not None, name
+    assert predictor.pt_mlp[0].weight.grad.abs().sum() > 0
+    assert encoder.input[1].weight.grad.abs().sum() > 0
+
+
+def test_candidate_probabilities_are_detached() -> None:
+    """The completion weights come from a no-grad pass: h enters the pooled sum linearly."""
+    predictor = NCNCPredictor(2, 4, depth=1, variant="cn-only").double().eval()
+    h = H.double().requires_grad_()
+    terms = predictor.common_neighbor_terms(h, graph(), torch.tensor([[0], [2]]), depth=1)
+    assert all(t.weight is None or not t.weight.requires_grad for t in terms)
+
+
+def test_calibration_formula() -> None:
+    logit = torch.tensor([-2.0, 0.0, 3.0])
+    p0 = torch.sigmoid(5.0 * (logit - 1.0))
+    expected = 0.7 * 0.3 * p0 / (0.3 * p0 + 1 - p0)
+    torch.testing.assert_close(calibrate_probability(logit, 0.3, scale=5.0, offset=1.0,
+                                                     alpha=0.7), expected)
+
+
+def test_subsampled_sets_keep_total_weight_and_members() -> None:
+    g = torch.Generator().manual_seed(0)
+    sizes = torch.tensor([0, 2, 7, 30, 5])
+    ptr = torch.cat([torch.zeros(1, dtype=torch.long), sizes.cumsum(0)])
+    nodes = torch.cat([torch.randperm(100, generator=g)[:int(s)].sort().values for s in sizes])
+    sets = NeighborSets(ptr, nodes)
+    sampled = subsample_sets(sets, 5, 100, generator=g)
+    torch.testing.assert_close(sampled.total_weight(torch.float64), sizes.double())
+    for k in range(5):
+        original = set(nodes[ptr[k]:ptr[k + 1]].tolist())
+        got = sampled.nodes[sampled.ptr[k]:sampled.ptr[k + 1]].tolist()
+        assert set(got) <= original and len(got) <= 5
+        if sizes[k] <= 5:
+            assert set(got) == original
+    assert subsample_sets(sets, 30, 100) is sets
+
+
+def test_sampling_applies_in_the_mode_it_is_configured_for() -> None:
+    predictor = NCNCPredictor(2, 4, train_max_candidates=1, test_max_candidates=None)
+    A = graph()
+    pairs = torch.tensor([[0], [3]])  # N(0) ∖ N(3) = {1, 5}; N(3) ∖ N(0) = {2, 4}
+    exact = predictor.eval().candidate_sets(A, pairs)
+    sampled = predictor.train().candidate_sets(A, pairs)
+    for e, s in zip(exact, sampled, strict=True):
+        assert e.nodes.numel() == 2 and s.nodes.numel() == 1
+        torch.testing.assert_close(s.total_weight(), e.total_weight())
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="variant"):
+        NCNCPredictor(2, 4, variant="ncn2")
+    with pytest.raises(ValueError, match="pt"):
+        NCNCPredictor(2, 4, pt=1.0)
+    with pytest.raises(ValueError, match="depth"):
+        NCNCPredictor(2, 4, depth=-1)
+    with pytest.raises(ValueError, match="chunk_size"):
+        NCNCPredictor(2, 4, chunk_size=0)
+    with pytest.raises(ValueError, match="max_size"):
+        subsample_sets(NeighborSets(torch.zeros(1, dtype=torch.long),
+                                    torch.zeros(0, dtype=torch.long)), 0, 3)
