@@ -382,3 +382,15 @@ def test_other_ops_reject_bad_input() -> None:
         intersect_rows(A, torch.tensor([1]), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="do not chain"):
         spspmm(A, A)
+
+
+@pytest.mark.parametrize("reduce", ["max", "min"])
+def test_spmm_max_min_backward_with_no_edges(reduce: str) -> None:
+    A = SparseMatrix.from_edge_index(torch.zeros(2, 0, dtype=torch.long), shape=3)
+    values = torch.zeros(0, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(3, 2, dtype=torch.float64, requires_grad=True)
+    out = spmm(A.with_values(values), x, reduce)
+    out.sum().backward()
+    assert torch.equal(out, torch.zeros(3, 2, dtype=torch.float64))
+    assert x.grad is not None and torch.equal(x.grad, torch.zeros_like(x))
+    assert values.grad is not None and values.grad.shape == (0,)

@@ -132,6 +132,9 @@ def spmm_arg_backward(
     ``values`` is ``None``. Shapes as ``x`` and ``values``.
     """
     nnz = col.numel()
+    if nnz == 0:  # no entry can have won: both gradients are zero
+        grad_values = None if values is None else torch.zeros_like(values)
+        return torch.zeros_like(x), grad_values
     acc = _accumulation_dtype(x.dtype)
     valid = arg < nnz
     safe_arg = torch.where(valid, arg, torch.zeros_like(arg))
