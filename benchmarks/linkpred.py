@@ -3,9 +3,8 @@
 Usage (from the repository root)::
 
     python benchmarks/linkpred.py speed [--json OUT.json] [--rounds 5]
-    python benchmarks/linkpred.py reproduce ncn-cora --seeds 0 1 2 [--epochs 100]
-        [--time-budget SECONDS] [--split random|ncn] [--json OUT.json]
-    python benchmarks/linkpred.py emit-toml DIR     # the experiments below as TOML files
+    python benchmarks/linkpred.py reproduce ncn-cora-ncnsplit --seeds 0 1 2 [--epochs 100]
+        [--time-budget SECONDS] [--json OUT.json]
 
 ``speed`` measures, in one process and interleaved round by round (the machine is shared, so
 the rounds alternate implementations instead of running them back to back):
@@ -20,9 +19,10 @@ the rounds alternate implementations instead of running them back to back):
 
 Both baselines are checked against gnnkit's output on the same inputs before timing.
 
-``EXPERIMENTS`` holds the paper's experiments as data (hyper-parameters from the official
-commands of GraphPKU/NeuralCommonNeighbor's README, paper numbers from Wang et al., ICLR 2024,
-Table 2); ``reproduce`` runs one of them with :func:`gnnkit.nn.linkpred.fit`.
+The experiments themselves (hyper-parameters from the official commands of
+GraphPKU/NeuralCommonNeighbor's README, paper numbers from Wang et al., ICLR 2024, Table 2) are
+the suite's files ``benchmarks/experiments/ncn*.toml``; ``reproduce`` runs one of them exactly as
+``gnnkit bench -e ID`` does, with the shared datasets folder as data root.
 """
 
 from __future__ import annotations
@@ -31,18 +31,17 @@ import argparse
 import json
 import math
 import statistics
-import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from gnnkit import datasets
-from gnnkit.datasets.linksplit import ncn_planetoid_split, random_link_split
-from gnnkit.metrics import hits_at_k
+from gnnkit.bench import format_table, load_experiments, run_experiment, write_reports
+from gnnkit.bench.data import link_data, load_link_graph
+from gnnkit.bench.experiment import LinkTrainingSpec
 from gnnkit.nn.linkpred import (
     LinkEncoder,
     LinkSplit,
@@ -51,8 +50,6 @@ from gnnkit.nn.linkpred import (
     build_link_model,
     common_neighbor_sets,
     common_neighbors,
-    fit,
-    heuristic_scores,
     link_loss,
     remove_target_links,
     sample_negative_pairs,
@@ -62,179 +59,28 @@ from gnnkit.sparse import SparseMatrix, spmm
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO / ".." / "shared" / "datasets"
 
-PAPER = ("Wang, Yang & Zhang, \"Neural Common Neighbor with Completion for Link Prediction\", "
-         "ICLR 2024, Table 2")
-PAPER_URL = "https://arxiv.org/abs/2302.00890"
-CODE = "GraphPKU/NeuralCommonNeighbor README (official commands)"
-
-# Official Planetoid command options shared by NCN and NCNC (README), in MODEL_KEYS names.
-_CORA = {
-    "encoder": "puregcn", "hidden_channels": 256, "num_layers": 1, "dropout": 0.05,
-    "input_dropout": 0.7, "tail_dropout": 0.3, "encoder_edge_dropout": 0.0,
-    "layer_norm": True, "jumping_knowledge": True, "predictor_dropout": 0.05,
-    "predictor_edge_dropout": 0.4, "predictor_layer_norm": True, "node_mlp": True,
-    "tail_activation": True,
-}
-_CITESEER = {
-    "encoder": "puregcn", "hidden_channels": 256, "num_layers": 1, "dropout": 0.75,
-    "input_dropout": 0.4, "tail_dropout": 0.0, "encoder_edge_dropout": 0.0,
-    "layer_norm": True, "jumping_knowledge": True, "predictor_dropout": 0.55,
-    "predictor_edge_dropout": 0.0, "predictor_layer_norm": True, "node_mlp": True,
-    "tail_activation": True, "two_layer_head": True,
-}
-_PUBMED = {
-    "encoder": "puregcn", "hidden_channels": 256, "num_layers": 1, "dropout": 0.1,
-    "input_dropout": 0.3, "tail_dropout": 0.0, "encoder_edge_dropout": 0.0,
-    "layer_norm": True, "jumping_knowledge": True, "predictor_dropout": 0.05,
-    "predictor_edge_dropout": 0.0, "predictor_layer_norm": True, "node_mlp": True,
-    "tail_activation": True,
-}
-_DDI = {
-    "encoder": "puresum", "hidden_channels": 224, "num_layers": 1, "dropout": 0.4,
-    "input_dropout": 0.05, "tail_dropout": 0.0, "encoder_edge_dropout": 0.0,
-    "layer_norm": True, "residual": True, "node_embedding": True,
-    "predictor_dropout": 0.6, "predictor_edge_dropout": 0.0, "predictor_layer_norm": True,
-    "node_mlp": True, "two_layer_head": True,
-}
+#: the link-prediction experiments of the benchmark suite (benchmarks/experiments/*.toml)
+EXPERIMENTS = {key: experiment for key, experiment in
+               load_experiments(REPO / "benchmarks" / "experiments").items()
+               if experiment.task == "link_prediction"}
 
 
-def _planetoid(name: str, folder: str, model: str, base: Mapping[str, Any],
-               completion: Mapping[str, Any], training: Mapping[str, Any], paper: float,
-               std: float) -> dict[str, Any]:
-    return {
-        "id": f"{model}-{name}",
-        "title": f"{model.upper()} on {name.capitalize()}, random 85/5/10 link split, HR@100",
-        "task": "link_prediction",
-        "metric": "hits@100",
-        "seeds": 10,
-        "suites": ["linkpred"],
-        "dataset": {"name": name, "source": "planetoid", "split": "random-85-5-10",
-                    "features": "raw", "folders": [folder]},
-        "model": {"name": model, **base, **(completion if model == "ncnc" else {})},
-        "training": {"epochs": 100, "target_link_removal": True, "selection": "best_val",
-                     "eval_batch_size": 8192, **training},
-        "paper": {"value": paper, "std": std, "citation": PAPER, "url": PAPER_URL,
-                  "verification": "secondary",
-                  "note": f"Hyper-parameters: {CODE}. The official code's Planetoid split is "
-                          "70/10/20 (train_test_split_edges(0.2, 0.2), half of the "
-                          "validation edges moved to training); the paper states 85/5/10. "
-                          "Split 'ncn-70-10-20' reproduces the code's split."},
-    }
+def load_split(experiment_id: str, seed: int) -> tuple[Tensor, LinkSplit]:
+    """Node input ``x`` and the link split of one run of ``experiment_id`` (the suite's own
+    data loading, :mod:`gnnkit.bench.data`)."""
+    spec = EXPERIMENTS[experiment_id].dataset
+    data = link_data(load_link_graph(spec, [SHARED]), spec, seed)
+    return data.x, data.split
 
 
-EXPERIMENTS: dict[str, dict[str, Any]] = {}
-for _name, _folder, _base, _completion, _training, _numbers in (
-    ("cora", "planetoid-cora", _CORA,
-     {"scale": 4.3, "offset": 2.8, "pt": 0.75, "alpha": 1.0},
-     {"lr_encoder": 0.0043, "lr_predictor": 0.0024, "batch_size": 1152},
-     {"ncn": (89.05, 0.96), "ncnc": (89.65, 1.25)}),
-    ("citeseer", "planetoid-citeseer", _CITESEER,
-     {"scale": 6.5, "offset": 4.4, "pt": 0.75, "alpha": 0.4},
-     {"lr_encoder": 0.0085, "lr_predictor": 0.0078, "batch_size": 384},
-     {"ncn": (91.56, 1.43), "ncnc": (93.47, 0.95)}),
-    ("pubmed", "planetoid-pubmed", _PUBMED,
-     {"scale": 5.3, "offset": 0.5, "pt": 0.5, "alpha": 0.3},
-     {"lr_encoder": 0.0097, "lr_predictor": 0.002, "batch_size": 2048},
-     {"ncn": (79.05, 1.16), "ncnc": (81.29, 0.95)}),
-):
-    for _model in ("ncn", "ncnc"):
-        _value, _std = _numbers[_model]
-        _experiment = _planetoid(_name, _folder, _model, _base, _completion, _training,
-                                 _value, _std)
-        EXPERIMENTS[_experiment["id"]] = _experiment
-
-EXPERIMENTS["ncn-ddi"] = {
-    "id": "ncn-ddi", "title": "NCN on ogbl-ddi, HR@20", "task": "link_prediction",
-    "metric": "hits@20", "seeds": 10, "suites": ["linkpred", "ogb"],
-    "dataset": {"name": "ogbl-ddi", "source": "ogb", "split": "ogb", "features": "none",
-                "folders": ["ogbl-ddi"]},
-    "model": {"name": "ncn", **_DDI},
-    "training": {"epochs": 100, "lr_encoder": 0.0021, "lr_predictor": 0.0018,
-                 "batch_size": 24576, "eval_batch_size": 131072, "target_link_removal": True,
-                 "selection": "best_val"},
-    "paper": {"value": 82.32, "std": 6.10, "citation": PAPER, "url": PAPER_URL,
-              "verification": "secondary", "note": f"Hyper-parameters: {CODE}."},
-}
-EXPERIMENTS["ncnc-ddi"] = {
-    **EXPERIMENTS["ncn-ddi"], "id": "ncnc-ddi", "title": "NCNC on ogbl-ddi, HR@20",
-    "model": {"name": "ncnc", **_DDI, "scale": 10.0, "offset": 3.0, "pt": 0.1, "alpha": 0.5,
-              "chunk_size": 262144},
-    "training": {"epochs": 2, "lr_encoder": 0.0, "lr_predictor": 0.0025, "batch_size": 24576,
-                 "eval_batch_size": 24576, "target_link_removal": True,
-                 "selection": "best_val", "init_from": "ncn-ddi"},
-    "paper": {"value": 84.11, "std": 3.67, "citation": PAPER, "url": PAPER_URL,
-              "verification": "secondary",
-              "note": f"Hyper-parameters: {CODE}: NCNC starts from the trained NCN model of the "
-                      "same run (--loadmod), freezes the encoder (gnnlr 0) and trains 2 "
-                      "epochs."},
-}
+def _model(experiment_id: str) -> dict[str, Any]:
+    return dict(EXPERIMENTS[experiment_id].model)
 
 
-# ---------------------------------------------------------------------------- data
-def load_split(experiment: Mapping[str, Any], seed: int, split_kind: str | None = None
-               ) -> tuple[Tensor, LinkSplit]:
-    """Node input ``x`` and the link split of ``experiment`` (seeded for random splits)."""
-    spec = experiment["dataset"]
-    if spec["source"] == "ogb":
-        graph = datasets.load(spec["name"], SHARED)
-        x = torch.arange(graph.num_nodes)
-    else:
-        folder = SHARED / spec["folders"][0]
-        graph = (datasets.load(spec["name"], SHARED) if folder.is_dir()
-                 else datasets.load(spec["name"]))
-        kind = split_kind or ("ncn" if spec["split"] == "ncn-70-10-20" else "random")
-        graph = (ncn_planetoid_split(graph, seed=seed) if kind == "ncn"
-                 else random_link_split(graph, 0.05, 0.1, seed=seed))
-        x = graph.x
-    return x, LinkSplit.from_edge_splits(graph.edge_splits, graph.num_nodes)
-
-
-# ---------------------------------------------------------------------------- reproduce
-def reproduce(experiment_id: str, seeds: list[int], *, epochs: int | None,
-              time_budget: float | None, split_kind: str | None,
-              max_batches: int | None = None) -> dict[str, Any]:
-    experiment = EXPERIMENTS[experiment_id]
-    training = experiment["training"]
-    k = int(experiment["metric"].split("@")[1])
-    runs = []
-    for seed in seeds:
-        torch.manual_seed(seed)
-        x, split = load_split(experiment, seed, split_kind)
-        in_channels = 0 if x.dim() == 1 else x.shape[1]
-        encoder, predictor = build_link_model(experiment["model"], in_channels, split.num_nodes)
-        started = time.perf_counter()
-
-        def log(entry: dict[str, float], seed: int = seed) -> None:
-            print(f"[{experiment_id} seed {seed}] " + " ".join(
-                f"{key}={value:.4f}" for key, value in entry.items()), file=sys.stderr,
-                flush=True)
-
-        result = fit(encoder, predictor, x, split, epochs=epochs or training["epochs"],
-                     batch_size=training["batch_size"], lr_encoder=training["lr_encoder"],
-                     lr_predictor=training["lr_predictor"], k=k,
-                     eval_batch_size=min(training["eval_batch_size"], 32768),
-                     generator=torch.Generator().manual_seed(seed), time_budget=time_budget,
-                     max_batches_per_epoch=max_batches, log=log)
-        train_graph = split.train_graph()
-        cn_test = hits_at_k(heuristic_scores("cn", train_graph, split.test_pos, batch_size=65536),
-                            heuristic_scores("cn", train_graph, split.test_neg, batch_size=65536),
-                            k)
-        runs.append({"seed": seed, "test": 100 * result.test_at_best,
-                     "cn_heuristic_test": 100 * cn_test,
-                     "val": 100 * result.best_val, "best_epoch": result.best_epoch,
-                     "epochs_run": len(result.history),
-                     "wall_seconds": time.perf_counter() - started,
-                     "mean_epoch_train_seconds": result.train_seconds / len(result.history),
-                     "curve": [{key: entry[key] for key in entry
-                                if key in ("epoch", "loss", f"val_hits@{k}", f"test_hits@{k}")}
-                               for entry in result.history]})
-    tests = [run["test"] for run in runs]
-    return {
-        "experiment": experiment_id, "split": split_kind or experiment["dataset"]["split"],
-        "paper": experiment["paper"]["value"], "paper_std": experiment["paper"]["std"],
-        "mean": statistics.mean(tests), "std": statistics.stdev(tests) if len(tests) > 1 else 0.0,
-        "runs": runs, "machine": _machine(),
-    }
+def _batch_size(experiment_id: str) -> int:
+    training = EXPERIMENTS[experiment_id].training
+    assert isinstance(training, LinkTrainingSpec)
+    return training.batch_size
 
 
 # ---------------------------------------------------------------------------- baselines
@@ -338,11 +184,10 @@ def _epoch(step: Callable[[Tensor], None], train_pos: Tensor, batch_size: int,
 def cora_epoch_times(rounds: int) -> dict[str, Any]:
     """Training-epoch seconds of NCN (paper's Cora configuration) per implementation."""
     torch.manual_seed(0)
-    experiment = EXPERIMENTS["ncn-cora"]
-    x, split = load_split(experiment, 0)
+    x, split = load_split("ncn-cora", 0)
     A = split.train_graph()
-    encoder, predictor = build_link_model(experiment["model"], x.shape[1], split.num_nodes)
-    training = experiment["training"]
+    encoder, predictor = build_link_model(_model("ncn-cora"), x.shape[1], split.num_nodes)
+    batch_size = _batch_size("ncn-cora")
     optimizer = torch.optim.Adam([*encoder.parameters(), *predictor.parameters()], lr=1e-3)
     baselines = {kind: TorchNCN(encoder, predictor, kind) for kind in ("dense", "sparse")}
     graphs = {kind: model.graph(A) for kind, model in baselines.items()}
@@ -391,8 +236,8 @@ def cora_epoch_times(rounds: int) -> dict[str, Any]:
     generator = torch.Generator().manual_seed(0)
     for _ in range(rounds + 1):  # round 0 warms up (kernel loading, allocator)
         for name, step in steps.items():
-            times[name].append(_epoch(step, split.train_pos, training["batch_size"], generator))
-    ncnc_model = build_link_model({**EXPERIMENTS["ncnc-cora"]["model"]}, x.shape[1],
+            times[name].append(_epoch(step, split.train_pos, batch_size, generator))
+    ncnc_model = build_link_model(_model("ncnc-cora"), x.shape[1],
                                   split.num_nodes)
     ncnc_encoder, ncnc = ncnc_model
     ncnc_optimizer = torch.optim.Adam([*ncnc_encoder.parameters(), *ncnc.parameters()])
@@ -406,12 +251,12 @@ def cora_epoch_times(rounds: int) -> dict[str, Any]:
         loss.backward()
         ncnc_optimizer.step()
 
-    times["gnnkit NCNC"] = [_epoch(ncnc_step, split.train_pos, training["batch_size"], generator)
+    times["gnnkit NCNC"] = [_epoch(ncnc_step, split.train_pos, batch_size, generator)
                             for _ in range(rounds + 1)]
     return {
         "dataset": "Cora (random 85/5/10 split, seed 0)",
-        "train_links": split.train_pos.shape[1], "batch_size": training["batch_size"],
-        "batches_per_epoch": split.train_pos.shape[1] // training["batch_size"],
+        "train_links": split.train_pos.shape[1], "batch_size": batch_size,
+        "batches_per_epoch": split.train_pos.shape[1] // batch_size,
         "max_abs_logit_difference": check,
         "seconds": {name: values[1:] for name, values in times.items()},
     }
@@ -422,10 +267,10 @@ def cora_graph_op_times(rounds: int, width: int = 256) -> dict[str, Any]:
     target-link removal, one GCN propagation of ``(N, width)`` features, common-neighbour
     pooling for the positive and the negative pairs, and the backward pass through them."""
     torch.manual_seed(0)
-    x, split = load_split(EXPERIMENTS["ncn-cora"], 0)
+    x, split = load_split("ncn-cora", 0)
     A = split.train_graph()
     n = split.num_nodes
-    batch_size = EXPERIMENTS["ncn-cora"]["training"]["batch_size"]
+    batch_size = _batch_size("ncn-cora")
     h0 = torch.randn(n, width, requires_grad=True)
     generator = torch.Generator().manual_seed(0)
     batches = [(split.train_pos[:, index], sample_negative_pairs(A, index.numel(),
@@ -442,7 +287,7 @@ def cora_graph_op_times(rounds: int, width: int = 256) -> dict[str, Any]:
         return pooled[0].sum() + pooled[1].sum()
 
     def baseline_ops(kind: str) -> Callable[[Tensor, Tensor], Tensor]:
-        model = TorchNCN(*build_link_model(EXPERIMENTS["ncn-cora"]["model"], x.shape[1], n),
+        model = TorchNCN(*build_link_model(_model("ncn-cora"), x.shape[1], n),
                          kind)
         full = model.graph(A)
 
@@ -490,10 +335,9 @@ def _throughput(score: Callable[[Tensor], Tensor], pairs: Tensor, batch: int,
 def ddi_throughput(rounds: int, num_pairs: int, batch: int, ncnc_pairs: int) -> dict[str, Any]:
     """Scoring pairs/s on ogbl-ddi test pairs (positives and negatives interleaved)."""
     torch.manual_seed(0)
-    experiment = EXPERIMENTS["ncn-ddi"]
-    x, split = load_split(experiment, 0)
+    x, split = load_split("ncn-ddi", 0)
     A = split.train_graph()
-    encoder, predictor = build_link_model(experiment["model"], 0, split.num_nodes)
+    encoder, predictor = build_link_model(_model("ncn-ddi"), 0, split.num_nodes)
     encoder.eval()
     predictor.eval()
     pairs = torch.cat([split.test_pos, split.test_neg], dim=1)
@@ -523,7 +367,7 @@ def ddi_throughput(rounds: int, num_pairs: int, batch: int, ncnc_pairs: int) -> 
         for name, scorer in scorers.items():
             sample = pairs if not name.startswith("NCN torch-sparse") else pairs[:, :8192]
             rates[name] += _throughput(scorer, sample, batch, 1)
-    _, ncnc = build_link_model(EXPERIMENTS["ncnc-ddi"]["model"], 0, split.num_nodes)
+    _, ncnc = build_link_model(_model("ncnc-ddi"), 0, split.num_nodes)
     ncnc.load_state_dict(predictor.state_dict(), strict=False)  # NCNC starts from NCN
     ncnc.eval()
     ncnc_rate = _throughput(lambda p: ncnc(h, A, p), pairs[:, :ncnc_pairs], 256, 1)
@@ -588,30 +432,6 @@ def speed_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------------- TOML
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {value!r} as TOML")
-
-
-def to_toml(experiment: Mapping[str, Any]) -> str:
-    """One experiment as a TOML file (``None`` values are omitted)."""
-    lines = [f"{key} = {_toml_value(value)}" for key, value in experiment.items()
-             if not isinstance(value, Mapping)]
-    for key, table in experiment.items():
-        if isinstance(table, Mapping):
-            lines += ["", f"[{key}]"]
-            lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]
-    return "\n".join(lines) + "\n"
-
-
 # ---------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -622,38 +442,31 @@ def main(argv: list[str] | None = None) -> int:
     speed.add_argument("--ddi-batch", type=int, default=8192)
     speed.add_argument("--ncnc-pairs", type=int, default=1024)
     speed.add_argument("--json", type=Path)
-    repro = commands.add_parser("reproduce", help="run one experiment for some seeds")
+    repro = commands.add_parser("reproduce", help="run one experiment for some seeds (the "
+                                "same as gnnkit bench -e ID --seeds ...)")
     repro.add_argument("experiment", choices=sorted(EXPERIMENTS))
     repro.add_argument("--seeds", type=int, nargs="+", default=[0])
-    repro.add_argument("--epochs", type=int)
+    repro.add_argument("--epochs", type=int, help="cap the epochs (not the paper setting)")
     repro.add_argument("--time-budget", type=float, help="seconds per seed")
-    repro.add_argument("--max-batches", type=int, help="batches per epoch (budgeted runs)")
-    repro.add_argument("--split", choices=("random", "ncn"))
     repro.add_argument("--json", type=Path)
-    emit = commands.add_parser("emit-toml", help="write EXPERIMENTS as TOML files")
-    emit.add_argument("directory", type=Path)
     args = parser.parse_args(argv)
 
-    if args.command == "emit-toml":
-        args.directory.mkdir(parents=True, exist_ok=True)
-        for experiment_id, experiment in EXPERIMENTS.items():
-            (args.directory / f"{experiment_id}.toml").write_text(to_toml(experiment))
-        return 0
     if args.command == "speed":
         result = {"machine": _machine(), "cora": cora_epoch_times(args.rounds),
                   "cora_graph_ops": cora_graph_op_times(args.rounds),
                   "ddi": ddi_throughput(args.rounds, args.ddi_pairs, args.ddi_batch,
                                         args.ncnc_pairs)}
         print(speed_markdown(result))
-    else:
-        result = reproduce(args.experiment, args.seeds, epochs=args.epochs,
-                           time_budget=args.time_budget, split_kind=args.split,
-                           max_batches=args.max_batches)
-        print(f"{args.experiment}: {result['mean']:.2f} ± {result['std']:.2f} "
-              f"(paper {result['paper']} ± {result['paper_std']}) over seeds {args.seeds}")
-    if args.json is not None:
-        args.json.write_text(json.dumps(result, indent=1))
-    return 0
+        if args.json is not None:
+            args.json.write_text(json.dumps(result, indent=1))
+        return 0
+    registry = load_experiments(REPO / "benchmarks" / "experiments")
+    outcome = run_experiment(registry[args.experiment], seeds=args.seeds, data_roots=[SHARED],
+                             max_epochs=args.epochs, time_budget=args.time_budget,
+                             registry=registry)
+    print(format_table([outcome]))
+    write_reports([outcome], _machine(), json_path=args.json)
+    return 0 if outcome.status == "ok" else 1
 
 
 if __name__ == "__main__":

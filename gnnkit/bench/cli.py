@@ -50,6 +50,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from error
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add ``gnnkit bench``'s options to ``parser``."""
     parser.add_argument("--list", action="store_true",
@@ -76,6 +86,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "$GNNKIT_DATA, ~/.cache/gnnkit)")
     parser.add_argument("--max-epochs", type=_positive, default=None,
                         help="cap every experiment's epochs (smoke tests; not paper settings)")
+    parser.add_argument("--time-budget", type=_positive_float, default=None, metavar="SECONDS",
+                        help="stop each link-prediction run after the epoch that passes this "
+                             "many seconds (budgeted runs; the report records where it "
+                             "stopped)")
     parser.add_argument("--threads", type=_positive, default=None,
                         help="torch intra-op threads (default: torch's)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -131,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             results.append(run_experiment(experiment, seeds=args.seeds, device=args.device,
                                           data_roots=roots, max_epochs=args.max_epochs,
+                                          time_budget=args.time_budget, registry=registry,
                                           progress=not args.quiet))
         except (ValueError, ExperimentError) as error:
             print(f"gnnkit bench: {experiment.id}: {error}", file=sys.stderr)

@@ -2,9 +2,9 @@
 
 Reading files is :mod:`gnnkit.datasets`' job; this module only decides *which* reader to call
 on *which* folder, and applies the experiment's preprocessing (feature normalisation, split
-selection). Data roots are searched in order: the ``--data-root`` folders, ``$GNNKIT_DATA``,
-then ``~/.cache/gnnkit``; under each root the dataset's ``folders`` (e.g. ``planetoid-cora``)
-and its plain name are tried.
+selection, link splits). Data roots are searched in order: the ``--data-root`` folders,
+``$GNNKIT_DATA``, then ``~/.cache/gnnkit``; under each root the dataset's ``folders`` (e.g.
+``planetoid-cora``) and its plain name are tried.
 """
 
 from __future__ import annotations
@@ -23,8 +23,11 @@ from gnnkit.datasets import (
     load_bundled,
     read_geomgcn,
     read_geomgcn_splits,
+    read_ogb_link_property,
     read_planetoid,
 )
+from gnnkit.datasets.linksplit import ncn_planetoid_split, random_link_split
+from gnnkit.nn.linkpred import LinkSplit
 from gnnkit.sparse import SparseMatrix
 
 from .experiment import DatasetSpec
@@ -32,8 +35,11 @@ from .experiment import DatasetSpec
 __all__ = [
     "SPARSE_FEATURE_DENSITY",
     "DatasetUnavailable",
+    "LinkData",
     "NodeData",
     "data_roots",
+    "link_data",
+    "load_link_graph",
     "load_node_data",
     "row_normalize",
 ]
@@ -150,6 +156,17 @@ def _load_graph(spec: DatasetSpec, roots: Sequence[Path]) -> Graph:
     return read_geomgcn(folder, spec.name, undirected=spec.undirected, splits=False)
 
 
+def _load_any_graph(spec: DatasetSpec, roots: Sequence[Path]) -> Graph:
+    if spec.source != "ogb":
+        return _load_graph(spec, roots)
+    folders = _unique([*spec.folders, spec.name, spec.name.replace("-", "_")])
+    marker = "raw/edge.csv.gz"
+    folder = _find(roots, folders, marker)
+    if folder is None:
+        raise _unavailable(spec, "OGB files", folders, marker, roots)
+    return read_ogb_link_property(folder, spec.name)
+
+
 def _geomgcn_splits(spec: DatasetSpec, roots: Sequence[Path], num_nodes: int
                     ) -> dict[str, Tensor]:
     folders = _unique([*spec.split_folders, *spec.folders, spec.name])
@@ -210,3 +227,80 @@ def _load_node_data(spec: DatasetSpec, roots: list[Path]) -> NodeData:
     if density <= SPARSE_FEATURE_DENSITY:
         features = SparseMatrix.from_dense(x)
     return NodeData(features, y, adjacency, train, val, test, num_classes, description)
+
+
+# ---------------------------------------------------------------------------- link prediction
+@dataclass(frozen=True)
+class LinkData:
+    """A link-prediction problem ready for training (one run's split).
+
+    Attributes:
+        x: ``(N, F)`` float32 node features, or ``(N,)`` int64 node ids when the experiment
+            has ``features = "none"`` (the encoder then learns an embedding per node).
+        split: positive/negative pairs (:class:`gnnkit.nn.linkpred.LinkSplit`); the
+            message-passing graph is ``split.train_graph()``.
+        description: where the data came from and the split's sizes (for the report).
+    """
+
+    x: Tensor
+    split: LinkSplit
+    description: str
+
+    @property
+    def num_features(self) -> int:
+        """``F`` (0 for node ids)."""
+        return 0 if self.x.dim() == 1 else int(self.x.shape[1])
+
+    def to(self, device: torch.device | str) -> LinkData:
+        split = self.split
+        moved = LinkSplit(split.num_nodes, *(getattr(split, name).to(device) for name in (
+            "train_pos", "val_pos", "val_neg", "test_pos", "test_neg")))
+        return LinkData(self.x.to(device), moved, self.description)
+
+
+def load_link_graph(spec: DatasetSpec, roots: Sequence[Path] | None = None) -> Graph:
+    """The graph of a link-prediction experiment, read once per experiment (the split is drawn
+    per run by :func:`link_data`).
+
+    Raises:
+        DatasetUnavailable: files not found under any root, or a dataset folder is incomplete.
+    """
+    roots = data_roots() if roots is None else list(roots)
+    try:
+        graph = _load_any_graph(spec, roots)
+    except MissingDatasetFileError as error:
+        raise DatasetUnavailable(f"dataset {spec.name!r} is incomplete: {error}") from error
+    if spec.split == "ogb" and not graph.edge_splits:
+        raise DatasetUnavailable(f"dataset {spec.name!r} has no OGB edge split")
+    if spec.features != "none" and graph.x is None:
+        raise DatasetUnavailable(f"dataset {spec.name!r} has no node features; use "
+                                 "features = \"none\" (learnt node embeddings)")
+    return graph
+
+
+def link_data(graph: Graph, spec: DatasetSpec, seed: int) -> LinkData:
+    """Node input and link split of one run: OGB's fixed split, or a random split drawn with
+    ``seed`` (85/5/10 with as many negatives as positives, or the official NCN code's
+    70/10/20)."""
+    if spec.split == "random-85-5-10":
+        graph = random_link_split(graph, 0.05, 0.1, seed=seed)
+    elif spec.split == "ncn-70-10-20":
+        graph = ncn_planetoid_split(graph, seed=seed)
+    elif spec.split != "ogb":
+        raise ValueError(f"{spec.split!r} is not a link split")
+    split = LinkSplit.from_edge_splits(graph.edge_splits, graph.num_nodes)
+    if spec.features == "none":
+        x = torch.arange(graph.num_nodes)
+        kind = "no features (learnt node embeddings)"
+    else:
+        assert graph.x is not None  # checked by load_link_graph
+        x = graph.x.float()
+        if spec.features == "row_normalize":
+            x = row_normalize(x)
+        kind = f"{x.shape[1]} {spec.features} features"
+    counts = ", ".join(f"{name} {getattr(split, name).shape[1]}" for name in (
+        "train_pos", "val_pos", "val_neg", "test_pos", "test_neg"))
+    seeded = "" if spec.split == "ogb" else f" (seed {seed})"
+    description = (f"{graph.metadata.get('name', spec.name)}: {graph.num_nodes} nodes, {kind}; "
+                   f"split {spec.split}{seeded}: {counts}")
+    return LinkData(x, split, description)

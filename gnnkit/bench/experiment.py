@@ -33,6 +33,23 @@ One file = one experiment. Example (``benchmarks/experiments/gcn-cora.toml``)::
     citation = "Kipf & Welling, ICLR 2017, Table 2"
     verification = "verified"            # verified | secondary | unverified
 
+A link-prediction experiment (``task = "link_prediction"``, e.g.
+``benchmarks/experiments/ncn-cora-ncnsplit.toml``) has ``metric = "hits@K"``, a ``[model]`` table
+with the keys of :data:`gnnkit.nn.linkpred.MODEL_KEYS` and a ``[training]`` table of
+:class:`LinkTrainingSpec`::
+
+    [dataset]
+    name = "cora"
+    source = "planetoid"        # planetoid | bundled | ogb
+    split = "ncn-70-10-20"      # random-85-5-10 | ncn-70-10-20 (re-drawn per seed) | ogb
+    features = "raw"            # raw | row_normalize | none (learnt node embeddings)
+
+    [training]
+    epochs = 100
+    lr_encoder = 0.0043
+    lr_predictor = 0.0024
+    batch_size = 1152
+
 Unknown keys are errors (a typo must not silently fall back to a default); every error names
 the file and the key.
 """
@@ -47,6 +64,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from gnnkit.nn.linkpred import MODEL_KEYS
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -60,6 +79,7 @@ __all__ = [
     "DatasetSpec",
     "Experiment",
     "ExperimentError",
+    "LinkTrainingSpec",
     "PaperResult",
     "TrainingSpec",
     "default_experiments_dir",
@@ -68,11 +88,18 @@ __all__ = [
     "select_experiments",
 ]
 
-TASKS = ("node_classification",)
+TASKS = ("node_classification", "link_prediction")
+#: node-classification metrics; link prediction takes ``hits@K`` (``K`` a positive integer)
 METRICS = ("accuracy",)
-SOURCES = ("bundled", "planetoid", "geomgcn")
-SPLITS = ("public", "geom-gcn")
-FEATURES = ("row_normalize", "raw")
+SOURCES = ("bundled", "planetoid", "geomgcn", "ogb")
+#: node splits: ``public``, ``geom-gcn``; link splits: a seeded random 85/5/10 split
+#: (:func:`gnnkit.datasets.linksplit.random_link_split`), the official NCN code's 70/10/20
+#: (:func:`gnnkit.datasets.linksplit.ncn_planetoid_split`) and OGB's own split files
+NODE_SPLITS = ("public", "geom-gcn")
+LINK_SPLITS = ("random-85-5-10", "ncn-70-10-20", "ogb")
+SPLITS = NODE_SPLITS + LINK_SPLITS
+FEATURES = ("row_normalize", "raw", "none")
+SELECTION = ("best_val",)
 STOPPING = ("none", "kipf", "gat", "best_val_acc")
 WEIGHT_DECAY_SCOPES = ("all", "first_layer")
 VERIFICATION = ("verified", "secondary", "unverified")
@@ -132,6 +159,33 @@ class TrainingSpec:
 
 
 @dataclass(frozen=True)
+class LinkTrainingSpec:
+    """Optimisation and model selection of a link-prediction experiment (the NCN protocol,
+    :func:`gnnkit.nn.linkpred.fit`).
+
+    Attributes:
+        lr_encoder, lr_predictor: Adam learning rates of the MPNN and of the predictor
+            (``lr_encoder = 0`` freezes the encoder).
+        epochs: passes over the positive training links.
+        batch_size: positive links per step (each with as many sampled negatives).
+        eval_batch_size: pairs scored per chunk at evaluation.
+        target_link_removal: remove each batch's links from the message-passing graph.
+        selection: ``best_val`` — test the epoch with the best validation metric.
+        init_from: id of an experiment on the same dataset whose trained model (same seed)
+            initialises this one (NCNC on ogbl-ddi starts from NCN, as in the official code).
+    """
+
+    lr_encoder: float
+    lr_predictor: float
+    batch_size: int
+    epochs: int = 100
+    eval_batch_size: int = 8192
+    target_link_removal: bool = True
+    selection: str = "best_val"
+    init_from: str | None = None
+
+
+@dataclass(frozen=True)
 class PaperResult:
     """The number an experiment reproduces, with where it comes from.
 
@@ -156,7 +210,7 @@ class Experiment:
     title: str
     dataset: DatasetSpec
     model: Mapping[str, Any]
-    training: TrainingSpec
+    training: TrainingSpec | LinkTrainingSpec
     paper: PaperResult
     task: str = "node_classification"
     metric: str = "accuracy"
@@ -166,6 +220,11 @@ class Experiment:
     path: Path | None = field(default=None, compare=False)
 
     @property
+    def hits_k(self) -> int | None:
+        """``K`` of a ``hits@K`` metric, else ``None``."""
+        return _hits_k(self.metric)
+
+    @property
     def model_name(self) -> str:
         return str(self.model["name"])
 
@@ -173,11 +232,18 @@ class Experiment:
         """Model and training settings as one flat, JSON-friendly dict."""
         model = {f"model.{k}": v for k, v in self.model.items()}
         training = {f"training.{k}": getattr(self.training, k)
-                    for k in TrainingSpec.__dataclass_fields__}
+                    for k in type(self.training).__dataclass_fields__}
         return {**model, **training}
 
 
 # ---------------------------------------------------------------------------- validation
+def _hits_k(metric: str) -> int | None:
+    name, _, k = metric.partition("@")
+    if name != "hits" or not k.isdigit() or int(k) < 1:
+        return None
+    return int(k)
+
+
 def _table(data: Mapping[str, Any], key: str, path: Path | None) -> Mapping[str, Any]:
     value = data.get(key)
     if not isinstance(value, Mapping):
@@ -219,6 +285,76 @@ def _strings(value: Any, where: str, path: Path | None) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _check_split(spec: DatasetSpec, allowed: tuple[str, ...], task: str,
+                 path: Path | None) -> None:
+    if spec.split not in allowed:
+        raise ExperimentError(path, f"dataset.split {spec.split!r} is not a {task} split; "
+                                    f"one of {list(allowed)}")
+    if (spec.split == "ogb") != (spec.source == "ogb"):
+        raise ExperimentError(path, "dataset.split 'ogb' goes with dataset.source 'ogb' (and "
+                                    f"only with it), got source {spec.source!r} and split "
+                                    f"{spec.split!r}")
+    if spec.features == "none" and task != "link_prediction":
+        raise ExperimentError(path, "dataset.features 'none' is for link prediction "
+                                    "(learnt node embeddings)")
+
+
+def _check_link_model(model: Mapping[str, Any], path: Path | None) -> None:
+    unknown = sorted(set(model) - set(MODEL_KEYS))
+    if unknown:
+        raise ExperimentError(path, f"unknown [model] key(s) {unknown} for a link-prediction "
+                                    f"model; allowed: {sorted(MODEL_KEYS)}")
+    _get(model, "name", str, "model", path, choices=("ncn", "ncnc", "gae", "gae-dot"))
+    for key in model:
+        default = MODEL_KEYS[key]
+        if default is None or key == "name":
+            continue
+        kind: type | tuple[type, ...] = float if isinstance(default, float) else type(default)
+        _get(model, key, kind, "model", path)
+
+
+def _node_training(training: Mapping[str, Any], path: Path | None) -> TrainingSpec:
+    _check_keys(training, TrainingSpec.__dataclass_fields__, "[training]", path)
+    spec = TrainingSpec(
+        lr=_get(training, "lr", float, "training", path),
+        weight_decay=_get(training, "weight_decay", float, "training", path, 0.0),
+        weight_decay_scope=_get(training, "weight_decay_scope", str, "training", path, "all",
+                                WEIGHT_DECAY_SCOPES),
+        epochs=_get(training, "epochs", int, "training", path, 200),
+        stopping=_get(training, "stopping", str, "training", path, "none", STOPPING),
+        patience=_get(training, "patience", int, "training", path, 0),
+        optimizer=_get(training, "optimizer", str, "training", path, "adam", ("adam",)),
+    )
+    if spec.lr <= 0 or spec.epochs < 1:
+        raise ExperimentError(path, "training.lr must be > 0 and training.epochs >= 1")
+    if spec.stopping != "none" and spec.patience < 1:
+        raise ExperimentError(path, f"training.stopping = {spec.stopping!r} needs "
+                                    "training.patience >= 1")
+    return spec
+
+
+def _link_training(training: Mapping[str, Any], path: Path | None) -> LinkTrainingSpec:
+    _check_keys(training, LinkTrainingSpec.__dataclass_fields__, "[training]", path)
+    where = "training"
+    spec = LinkTrainingSpec(
+        lr_encoder=_get(training, "lr_encoder", float, where, path),
+        lr_predictor=_get(training, "lr_predictor", float, where, path),
+        batch_size=_get(training, "batch_size", int, where, path),
+        epochs=_get(training, "epochs", int, where, path, 100),
+        eval_batch_size=_get(training, "eval_batch_size", int, where, path, 8192),
+        target_link_removal=_get(training, "target_link_removal", bool, where, path, True),
+        selection=_get(training, "selection", str, where, path, "best_val", SELECTION),
+        init_from=_get(training, "init_from", str, where, path, None),
+    )
+    if spec.lr_encoder < 0 or spec.lr_predictor <= 0:
+        raise ExperimentError(path, "training.lr_encoder must be >= 0 (0 freezes the encoder) "
+                                    "and training.lr_predictor > 0")
+    if spec.epochs < 1 or spec.batch_size < 1 or spec.eval_batch_size < 1:
+        raise ExperimentError(path, "training.epochs, batch_size and eval_batch_size must be "
+                                    ">= 1")
+    return spec
+
+
 def parse_experiment(data: Mapping[str, Any], path: Path | None = None) -> Experiment:
     """Validate a parsed TOML document and build the :class:`Experiment`."""
     _check_keys(data, ("id", "title", "task", "metric", "seeds", "suites", "notes", "dataset",
@@ -245,23 +381,23 @@ def parse_experiment(data: Mapping[str, Any], path: Path | None = None) -> Exper
     model = _table(data, "model", path)
     _get(model, "name", str, "model", path)
 
+    task = _get(data, "task", str, where, path, "node_classification", TASKS)
+    metric = _get(data, "metric", str, where, path, "accuracy")
     training = _table(data, "training", path)
-    _check_keys(training, TrainingSpec.__dataclass_fields__, "[training]", path)
-    training_spec = TrainingSpec(
-        lr=_get(training, "lr", float, "training", path),
-        weight_decay=_get(training, "weight_decay", float, "training", path, 0.0),
-        weight_decay_scope=_get(training, "weight_decay_scope", str, "training", path, "all",
-                                WEIGHT_DECAY_SCOPES),
-        epochs=_get(training, "epochs", int, "training", path, 200),
-        stopping=_get(training, "stopping", str, "training", path, "none", STOPPING),
-        patience=_get(training, "patience", int, "training", path, 0),
-        optimizer=_get(training, "optimizer", str, "training", path, "adam", ("adam",)),
-    )
-    if training_spec.lr <= 0 or training_spec.epochs < 1:
-        raise ExperimentError(path, "training.lr must be > 0 and training.epochs >= 1")
-    if training_spec.stopping != "none" and training_spec.patience < 1:
-        raise ExperimentError(path, f"training.stopping = {training_spec.stopping!r} needs "
-                                    "training.patience >= 1")
+    training_spec: TrainingSpec | LinkTrainingSpec
+    if task == "link_prediction":
+        if _hits_k(metric) is None:
+            raise ExperimentError(path, f"metric of a link_prediction experiment must be "
+                                        f"'hits@K' with K a positive integer, got {metric!r}")
+        _check_split(dataset_spec, LINK_SPLITS, task, path)
+        _check_link_model(model, path)
+        training_spec = _link_training(training, path)
+    else:
+        if metric not in METRICS:
+            raise ExperimentError(path, f"experiment.metric must be one of {list(METRICS)} for "
+                                        f"{task}, got {metric!r}")
+        _check_split(dataset_spec, NODE_SPLITS, task, path)
+        training_spec = _node_training(training, path)
 
     paper = _table(data, "paper", path)
     _check_keys(paper, PaperResult.__dataclass_fields__, "[paper]", path)
@@ -280,8 +416,8 @@ def parse_experiment(data: Mapping[str, Any], path: Path | None = None) -> Exper
     return Experiment(
         id=experiment_id,
         title=_get(data, "title", str, where, path),
-        task=_get(data, "task", str, where, path, "node_classification", TASKS),
-        metric=_get(data, "metric", str, where, path, "accuracy", METRICS),
+        task=task,
+        metric=metric,
         seeds=seeds,
         suites=_strings(data.get("suites", []), "suites", path),
         notes=_get(data, "notes", str, where, path, None),
@@ -329,7 +465,26 @@ def load_experiments(directory: str | os.PathLike[str] | None = None) -> dict[st
             raise ExperimentError(path, f"duplicate experiment id {experiment.id!r} (also in "
                                         f"{experiments[experiment.id].path})")
         experiments[experiment.id] = experiment
+    for experiment in experiments.values():
+        _check_init_from(experiment, experiments)
     return experiments
+
+
+def _check_init_from(experiment: Experiment, registry: Mapping[str, Experiment]) -> None:
+    source = getattr(experiment.training, "init_from", None)
+    if source is None:
+        return
+    if source not in registry:
+        raise ExperimentError(experiment.path, f"training.init_from names unknown experiment "
+                                               f"{source!r}")
+    base = registry[source]
+    if base.task != experiment.task or base.dataset != experiment.dataset:
+        raise ExperimentError(experiment.path, f"training.init_from {source!r} must be a "
+                                               "link-prediction experiment on the same dataset "
+                                               "and split")
+    if getattr(base.training, "init_from", None) is not None:
+        raise ExperimentError(experiment.path, f"training.init_from {source!r} itself has an "
+                                               "init_from (chains are not supported)")
 
 
 def select_experiments(registry: Mapping[str, Experiment], *, ids: Iterable[str] = (),

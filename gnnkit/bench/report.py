@@ -105,7 +105,7 @@ def _status(result: ExperimentResult) -> str:
     return result.status if result.status == "ok" else f"{result.status}: {result.message}"
 
 
-HEADERS = ("experiment", "metric", "paper", "gnnkit", "Δ", "time/epoch", "peak mem", "status")
+HEADERS = ("experiment", "metric", "paper", "gnnkit", "Δ", "time/step", "peak mem", "status")
 
 
 def _rows(results: Sequence[ExperimentResult]) -> list[tuple[str, ...]]:
@@ -124,8 +124,10 @@ def _notes(results: Sequence[ExperimentResult]) -> list[str]:
     for r in results:
         if r.status != "ok":
             notes.append(f"{r.experiment.id}: {r.status}: {r.message}")
-    notes.append("time/epoch = mean wall time of one training step (forward, loss, backward, "
-                 "update); peak mem = peak RSS growth (CPU) or peak allocated (CUDA)")
+    notes.append("time/step = mean wall time of one training step (forward, loss, backward, "
+                 "update; one step is a full-graph epoch in node classification, one "
+                 "batch of links in link prediction); peak mem = peak RSS growth (CPU) or "
+                 "peak allocated (CUDA)")
     return notes
 
 
@@ -210,8 +212,25 @@ def to_markdown(results: Sequence[ExperimentResult], machine: dict[str, Any],
             per_run = ", ".join(f"{run.test:.1f}" for run in r.runs)
             lines.append(f"- per run ({e.metric}, %): {per_run}; mean epochs "
                          f"{r.mean_epochs:.0f}; wall time {r.wall_time_s:.1f} s")
+            lines += _details(r)
         lines.append("")
     return "\n".join(lines)
+
+
+def _details(result: ExperimentResult) -> list[str]:
+    """Means of the runs' numeric details (e.g. the CN heuristic on the same splits) and the
+    distinct textual ones (e.g. where a budgeted run stopped)."""
+    lines = []
+    keys = dict.fromkeys(key for run in result.runs for key in run.details)
+    for key in keys:
+        values = [run.details[key] for run in result.runs if key in run.details]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            mean = sum(values) / len(values)
+            lines.append(f"- {key.replace('_', ' ')}: {mean:.2f} (mean of {len(values)} runs)")
+        else:
+            distinct = dict.fromkeys(str(value) for value in values)
+            lines.append(f"- {key.replace('_', ' ')}: " + "; ".join(distinct))
+    return lines
 
 
 def write_reports(results: Sequence[ExperimentResult], machine: dict[str, Any], *,

@@ -1,7 +1,8 @@
 """Run experiments over seeds: progress on stderr, wall time, peak memory, mean ± std.
 
 Run ``k`` of an experiment uses seed ``seeds[k]`` and split ``k mod K`` (``K`` = number of
-alternative splits of the dataset: 1 for public splits, 10 for geom-gcn).
+alternative splits of the dataset: 1 for public splits, 10 for geom-gcn). Link-prediction
+experiments with a random split draw it from the run's seed; OGB's split is fixed.
 """
 
 from __future__ import annotations
@@ -11,16 +12,17 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 import torch
 
-from .data import DatasetUnavailable, NodeData, load_node_data
-from .experiment import Experiment
+from .data import DatasetUnavailable, NodeData, link_data, load_link_graph, load_node_data
+from .experiment import Experiment, LinkTrainingSpec
 from .train import RunResult, train_node_classifier
+from .train_link import train_link_predictor
 
 __all__ = ["ExperimentResult", "MemoryMonitor", "Progress", "run_experiment", "run_suite"]
 
@@ -189,14 +191,23 @@ def _resolve_device(device: str | torch.device) -> torch.device:
 def run_experiment(experiment: Experiment, *, seeds: Sequence[int] | None = None,
                    device: str | torch.device = "cpu",
                    data_roots: Sequence[Path] | None = None, max_epochs: int | None = None,
+                   time_budget: float | None = None,
+                   registry: Mapping[str, Experiment] | None = None,
                    progress: bool = True, stream: TextIO | None = None) -> ExperimentResult:
     """Run ``experiment`` once per seed (default ``0 … experiment.seeds − 1``).
 
     A dataset that cannot be found gives a ``"skipped"`` result (with the search message);
     an exception during training gives ``"failed"`` with the error text.
+    ``time_budget`` (seconds per run) stops a link-prediction run after the epoch that passes
+    it (node-classification runs are short and ignore it). ``registry`` resolves a
+    link experiment's ``training.init_from`` (that experiment is trained first, same seed and
+    split, and its selected state initialises this one's model).
     """
     resolved = _resolve_device(device)
     seeds = list(range(experiment.seeds)) if seeds is None else list(seeds)
+    if experiment.task == "link_prediction":
+        return _run_link_experiment(experiment, seeds, resolved, data_roots, max_epochs,
+                                    time_budget, registry or {}, progress, stream)
     started = time.perf_counter()
     runs: list[RunResult] = []
     with MemoryMonitor(resolved) as memory:
@@ -226,6 +237,64 @@ def run_experiment(experiment: Experiment, *, seeds: Sequence[int] | None = None
     return ExperimentResult(experiment, tuple(runs), wall_time_s=time.perf_counter() - started,
                             peak_memory_bytes=memory.peak_bytes,
                             data_description=data.description, device=str(resolved))
+
+
+def _run_link_experiment(experiment: Experiment, seeds: list[int], device: torch.device,
+                         data_roots: Sequence[Path] | None, max_epochs: int | None,
+                         time_budget: float | None, registry: Mapping[str, Experiment],
+                         progress: bool, stream: TextIO | None) -> ExperimentResult:
+    assert isinstance(experiment.training, LinkTrainingSpec)
+    base_id = experiment.training.init_from
+    base = None
+    if base_id is not None:
+        base = registry.get(base_id)
+        if base is None:
+            return ExperimentResult(experiment, status="failed", device=str(device),
+                                    message=f"training.init_from {base_id!r} is not among the "
+                                            "loaded experiments")
+    started = time.perf_counter()
+    runs: list[RunResult] = []
+    description: str | None = None
+    with MemoryMonitor(device) as memory:
+        try:
+            graph = load_link_graph(experiment.dataset, data_roots)
+        except DatasetUnavailable as error:
+            return ExperimentResult(experiment, status="skipped", message=str(error),
+                                    device=str(device))
+        except Exception as error:  # a malformed file fails this experiment, not the suite
+            return ExperimentResult(experiment, status="failed",
+                                    message=f"loading the data: {type(error).__name__}: {error}",
+                                    device=str(device))
+        bar = Progress(experiment.id, len(seeds), stream, enabled=progress)
+        try:
+            for seed in seeds:
+                data = link_data(graph, experiment.dataset, seed).to(device)
+                description = data.description
+                initial = None
+                base_details: dict[str, float] = {}
+                if base is not None:
+                    first = train_link_predictor(base, data, seed=seed, max_epochs=max_epochs,
+                                                 time_budget=time_budget, keep_state=True)
+                    initial = first.state
+                    base_details = {f"{base.id}_test": first.result.test,
+                                    f"{base.id}_epochs": first.result.epochs}
+                run = train_link_predictor(experiment, data, seed=seed, max_epochs=max_epochs,
+                                           time_budget=time_budget, initial_state=initial).result
+                if base_details:
+                    run = RunResult(**{**run.__dict__,
+                                       "details": {**run.details, **base_details}})
+                runs.append(run)
+                bar.advance(f"{experiment.metric} {run.test:.1f} ({run.epochs} epochs)")
+        except Exception as error:  # reported in the table, not hidden: the run failed
+            bar.close("failed")
+            return ExperimentResult(experiment, tuple(runs), status="failed",
+                                    message=f"{type(error).__name__}: {error}",
+                                    wall_time_s=time.perf_counter() - started,
+                                    data_description=description, device=str(device))
+        bar.close("done")
+    return ExperimentResult(experiment, tuple(runs), wall_time_s=time.perf_counter() - started,
+                            peak_memory_bytes=memory.peak_bytes,
+                            data_description=description, device=str(device))
 
 
 def run_suite(experiments: Sequence[Experiment], **options: Any) -> list[ExperimentResult]:

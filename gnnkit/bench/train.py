@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -67,6 +67,9 @@ class RunResult:
 
     ``test`` and ``val`` are the metric (in %) of the selected model; ``train_step_ms`` is the
     mean wall time of one optimisation step (forward, loss, backward, update).
+    ``curve`` holds one entry per evaluated epoch (link prediction: loss and validation/test
+    metric) and ``details`` further numbers of the run (e.g. the CN heuristic's test metric on
+    the same split, the stop reason of a time-budgeted run).
     """
 
     seed: int
@@ -76,9 +79,14 @@ class RunResult:
     epochs: int
     selected_epoch: int
     train_step_ms: float
+    curve: tuple[Mapping[str, float], ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        record = dict(self.__dict__)
+        record["curve"] = [dict(entry) for entry in self.curve]
+        record["details"] = dict(self.details)
+        return record
 
 
 def _optimizer(model: torch.nn.Module, training: TrainingSpec) -> torch.optim.Optimizer:

@@ -66,7 +66,7 @@ def test_bench_cli_runs_experiments_and_writes_table_json_and_markdown(
     captured = capsys.readouterr()
     assert code == 0, captured.err
     table = captured.out
-    for header in ("experiment", "metric", "paper", "gnnkit", "Δ", "time/epoch", "peak mem"):
+    for header in ("experiment", "metric", "paper", "gnnkit", "Δ", "time/step", "peak mem"):
         assert header in table
     assert "tiny-gcn" in table and "tiny-gat" in table
     assert "81.5 ± 0.5†" in table and "skipped" in table
