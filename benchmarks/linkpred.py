@@ -21,7 +21,7 @@ Both baselines are checked against gnnkit's output on the same inputs before tim
 
 The experiments themselves (hyper-parameters from the official commands of
 GraphPKU/NeuralCommonNeighbor's README, paper numbers from Wang et al., ICLR 2024, Table 2) are
-the suite's files ``benchmarks/experiments/ncn*.toml``; ``reproduce`` runs one of them exactly as
+the suite's files ``gnnkit/bench/experiments/ncn*.toml``; ``reproduce`` runs one of them exactly as
 ``gnnkit bench -e ID`` does, with the shared datasets folder as data root.
 """
 
@@ -59,9 +59,9 @@ from gnnkit.sparse import SparseMatrix, spmm
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO / ".." / "shared" / "datasets"
 
-#: the link-prediction experiments of the benchmark suite (benchmarks/experiments/*.toml)
+#: the link-prediction experiments of the benchmark suite (gnnkit/bench/experiments/*.toml)
 EXPERIMENTS = {key: experiment for key, experiment in
-               load_experiments(REPO / "benchmarks" / "experiments").items()
+               load_experiments().items()
                if experiment.task == "link_prediction"}
 
 
@@ -460,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.json is not None:
             args.json.write_text(json.dumps(result, indent=1))
         return 0
-    registry = load_experiments(REPO / "benchmarks" / "experiments")
+    registry = load_experiments()
     outcome = run_experiment(registry[args.experiment], seeds=args.seeds, data_roots=[SHARED],
                              max_epochs=args.epochs, time_budget=args.time_budget,
                              registry=registry)

@@ -1,7 +1,7 @@
 """The benchmark-suite engine: experiments as data, a runner over seeds, reports.
 
 * :mod:`~gnnkit.bench.experiment` — the TOML schema and the registry of experiment files
-  (``benchmarks/experiments/*.toml``);
+  (``gnnkit/bench/experiments/*.toml``, shipped with the package);
 * :mod:`~gnnkit.bench.data` — finds an experiment's dataset (via :mod:`gnnkit.datasets`);
 * :mod:`~gnnkit.bench.train` — one training run, the model registry;
 * :mod:`~gnnkit.bench.runner` — seeds, progress, wall time and peak memory;

@@ -80,7 +80,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="write a Markdown report")
     parser.add_argument("--experiments-dir", type=Path, default=None,
                         help="folder of experiment TOML files (default: $GNNKIT_EXPERIMENTS "
-                             "or the repository's benchmarks/experiments)")
+                             "or the files shipped in gnnkit/bench/experiments)")
     parser.add_argument("--data-root", type=Path, action="append", default=[],
                         help="folder to search for dataset files (repeatable; then "
                              "$GNNKIT_DATA, ~/.cache/gnnkit)")

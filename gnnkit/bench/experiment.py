@@ -1,6 +1,6 @@
 """Experiments as data: the TOML schema, its validation, and the registry of experiment files.
 
-One file = one experiment. Example (``benchmarks/experiments/gcn-cora.toml``)::
+One file = one experiment. Example (``gnnkit/bench/experiments/gcn-cora.toml``)::
 
     id = "gcn-cora"
     title = "GCN on Cora, public Planetoid split"
@@ -34,7 +34,7 @@ One file = one experiment. Example (``benchmarks/experiments/gcn-cora.toml``)::
     verification = "verified"            # verified | secondary | unverified
 
 A link-prediction experiment (``task = "link_prediction"``, e.g.
-``benchmarks/experiments/ncn-cora-ncnsplit.toml``) has ``metric = "hits@K"``, a ``[model]`` table
+``gnnkit/bench/experiments/ncn-cora-ncnsplit.toml``) has ``metric = "hits@K"``, a ``[model]`` table
 with the keys of :data:`gnnkit.nn.linkpred.MODEL_KEYS` and a ``[training]`` table of
 :class:`LinkTrainingSpec`::
 
@@ -443,12 +443,12 @@ def load_experiment(path: str | os.PathLike[str]) -> Experiment:
 
 
 def default_experiments_dir() -> Path:
-    """``$GNNKIT_EXPERIMENTS``, else ``benchmarks/experiments`` next to the gnnkit package
-    (a source checkout or editable install)."""
+    """``$GNNKIT_EXPERIMENTS``, else the experiment files shipped inside the package
+    (``gnnkit/bench/experiments``; present in a wheel as in a source checkout)."""
     configured = os.environ.get("GNNKIT_EXPERIMENTS")
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parents[2] / "benchmarks" / "experiments"
+    return Path(__file__).resolve().parent / "experiments"
 
 
 def load_experiments(directory: str | os.PathLike[str] | None = None) -> dict[str, Experiment]:

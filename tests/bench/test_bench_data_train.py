@@ -96,7 +96,7 @@ def test_model_registry_validates_hyperparameters() -> None:
 
 def test_gcn_on_cora_reaches_the_papers_regime_in_one_run() -> None:
     """One full 200-epoch run with the paper's settings: Kipf & Welling report 81.5 %."""
-    experiment = load_experiments(REPO / "benchmarks" / "experiments")["gcn-cora"]
+    experiment = load_experiments()["gcn-cora"]
     data = load_node_data(experiment.dataset, roots=[])
     run = train_node_classifier(experiment, data, seed=0, split=0)
     assert 78.0 <= run.test <= 85.0
@@ -122,7 +122,7 @@ def test_malformed_dataset_fails_its_experiment_only(tmp_path: Path) -> None:
     folder.mkdir()
     for part in ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index"):
         (folder / f"ind.citeseer.{part}").write_bytes(b"not a pickle")
-    experiment = load_experiments(REPO / "benchmarks" / "experiments")["gcn-citeseer"]
+    experiment = load_experiments()["gcn-citeseer"]
     result = run_experiment(experiment, seeds=[0], data_roots=[tmp_path], progress=False)
     assert result.status == "failed" and "loading the data" in (result.message or "")
     assert result.runs == () and result.mean is None

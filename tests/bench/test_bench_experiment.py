@@ -14,7 +14,7 @@ from gnnkit.bench import (
 )
 from gnnkit.bench.experiment import default_experiments_dir
 
-REPO_EXPERIMENTS = Path(__file__).resolve().parents[2] / "benchmarks" / "experiments"
+REPO_EXPERIMENTS = Path(__file__).resolve().parents[2] / "gnnkit" / "bench" / "experiments"
 
 MINIMAL = """
 id = "tiny"

@@ -16,7 +16,7 @@ from gnnkit.bench.train_link import cn_heuristic_hits, train_link_predictor
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / ".." / "shared" / "datasets"
-EXPERIMENTS = REPO / "benchmarks" / "experiments"
+EXPERIMENTS = REPO / "gnnkit" / "bench" / "experiments"
 
 LINK = """
 id = "tiny-link"
