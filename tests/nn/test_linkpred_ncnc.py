@@ -197,3 +197,121 @@ def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="max_size"):
         subsample_sets(NeighborSets(torch.zeros(1, dtype=torch.long),
                                     torch.zeros(0, dtype=torch.long)), 0, 3)
+
+
+# ---------------------------------------------------------------- official-code recursion
+def hand_logit_official(i: int, j: int, depth: int, graphs: list[list[set[int]]],
+                        feature_scale: float, node_mlp: bool, feed_pooled: bool = True
+                        ) -> float:
+    """The official recursion by hand, identity layers, β = 1, non-negative h.
+
+    At a level whose node features are ``f = c · h`` the pooled features are
+    ``f + MLP_node(f) = 2f`` with an identity node MLP (``f`` without it), the pair term is
+    ``f_i f_j``, and the candidate scorer one level down receives the pooled features
+    (``c → 2c``) and the graph ``graphs[1]`` (``graphs[0]`` is this level's graph).
+    ``feed_pooled=False`` gives the candidate scorer ``h`` instead (the semantics the official
+    code does not have), to show the tests can tell the two apart.
+    """
+    adj = graphs[0]
+    c = feature_scale
+    pooled_scale = 2 * c if node_mlp else c
+    h = H.tolist()
+
+    def completed(a: int, u: int) -> float:
+        s = hand_logit_official(a, u, depth - 1, graphs[1:],
+                                pooled_scale if feed_pooled else 1.0, node_mlp, feed_pooled)
+        p0 = 1 / (1 + math.exp(-OPTIONS["scale"] * (s - OPTIONS["offset"])))
+        pt = OPTIONS["pt"]
+        return OPTIONS["alpha"] * pt * p0 / (pt * p0 + 1 - p0)
+
+    weights = {k: 1.0 for k in adj[i] & adj[j]}
+    if depth > 0:
+        weights.update({u: completed(j, u) for u in adj[i] - adj[j]})
+        weights.update({u: completed(i, u) for u in adj[j] - adj[i]})
+    total = sum(w * pooled_scale * v for k, w in weights.items() for v in h[k])
+    return total + sum(c * a * c * b for a, b in zip(h[i], h[j], strict=True))
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_candidate_scorer_receives_the_pooled_features(depth: int) -> None:
+    """Official IncompleteCN1Predictor: the recursive call gets x = h + MLP_node(h)."""
+    predictor = identity_ncnc(depth, node_mlp=True)
+    pairs = torch.tensor([[0, 1, 3, 0, 4], [2, 3, 5, 4, 0]])
+    adj = neighbours(LINKS)
+    expected = [hand_logit_official(i, j, depth, [adj] * (depth + 1), 1.0, True)
+                for i, j in pairs.t().tolist()]
+    fed_h = [hand_logit_official(i, j, depth, [adj] * (depth + 1), 1.0, True, False)
+             for i, j in pairs.t().tolist()]
+    got = predictor(H.double(), graph(), pairs)
+    torch.testing.assert_close(got, torch.tensor(expected, dtype=torch.float64))
+    if depth == 1:  # at depth 2 these pairs' completed weights saturate at alpha either way
+        assert max(abs(a - b) for a, b in zip(expected, fed_h, strict=True)) > 1.0
+    paper = identity_ncnc(depth, node_mlp=True, official_recursion=False)
+    torch.testing.assert_close(paper(H.double(), graph(), pairs),
+                               torch.tensor(fed_h, dtype=torch.float64))
+
+
+def test_count_variant_candidate_scorer_receives_h() -> None:
+    """Official IncompleteSCN1Predictor: no node MLP applied, the recursion gets h."""
+    torch.manual_seed(0)
+    ncnc = NCNCPredictor(2, 4, depth=1, variant="cn-count", node_mlp=True, scale=1.0,
+                         offset=0.0).double().eval()
+    pairs = torch.tensor([[0, 1], [2, 3]])
+    A = graph()
+    h = H.double()
+    terms = ncnc.common_neighbor_terms(h, A, pairs, 1)
+    x_terms = ncnc.common_neighbor_terms(h, A, pairs, 1,
+                                         candidate_features=h + ncnc.node_mlp(h))
+    expected = ncnc.head(ncnc.cn_mlp(sum(t.total_weight(h.dtype) for t in terms)
+                                     .unsqueeze(-1)) * ncnc.beta
+                         + ncnc.pair_mlp(h[pairs[0]] * h[pairs[1]])).squeeze(-1)
+    torch.testing.assert_close(ncnc(h, A, pairs), expected)
+    weights = torch.cat([t.weight for t in terms[1:]])
+    assert not torch.allclose(weights, torch.cat([t.weight for t in x_terms[1:]]))
+
+
+def test_candidates_are_scored_on_a_twice_dropped_graph(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """Official DropAdj runs on entry to every predictor call, the recursive ones included:
+    in training the outer intersections use D(A) and each candidate scoring D(D(A)).
+
+    Edge dropout is replaced by a deterministic stub: its first call removes the link 3-4,
+    later calls remove 1-2; the hand values use those graphs ((0, 3) and (4, 5) have
+    candidates whose common neighbours the second removal changes).
+    """
+    import gnnkit.nn.linkpred.ncn as ncn_module
+    import gnnkit.nn.linkpred.ncnc as ncnc_module
+
+    calls: list[int] = []
+
+    def stub(A: SparseMatrix, p: float, *, generator: object = None,
+             rescale: bool = True) -> SparseMatrix:
+        assert p == 0.5 and not rescale
+        removed = {3, 4} if not calls else {1, 2}
+        calls.append(A.nnz)
+        keep = [(int(r), int(c)) for r, c in zip(A.row.tolist(), A.col.tolist(), strict=True)
+                if {int(r), int(c)} != removed]
+        return SparseMatrix.from_edge_index(torch.tensor(keep).t(), shape=A.num_rows)
+
+    monkeypatch.setattr(ncn_module, "drop_entries", stub)
+    monkeypatch.setattr(ncnc_module, "drop_entries", stub, raising=False)
+    predictor = identity_ncnc(1, edge_dropout=0.5).train()
+    pairs = torch.tensor([[0, 1, 3, 0, 4], [3, 3, 5, 2, 5]])
+    outer_links = [e for e in LINKS if e != (3, 4)]
+    inner_links = [e for e in outer_links if e != (1, 2)]
+    graphs = [neighbours(outer_links), neighbours(inner_links)]
+    expected = [hand_logit_official(i, j, 1, graphs, 1.0, False)
+                for i, j in pairs.t().tolist()]
+    once = [hand_logit_official(i, j, 1, [graphs[0]] * 2, 1.0, False)
+            for i, j in pairs.t().tolist()]
+    got = predictor(H.double(), graph(), pairs)
+    torch.testing.assert_close(got, torch.tensor(expected, dtype=torch.float64))
+    assert expected != once  # the graphs are chosen so the second drop matters
+    assert calls == [14, 12, 12]  # outer graph, then one draw per candidate side
+    calls.clear()
+    predictor.eval()(H.double(), graph(), pairs)
+    assert calls == []  # no edge dropout in evaluation
+    paper = identity_ncnc(1, edge_dropout=0.5, official_recursion=False).train()
+    torch.testing.assert_close(paper(H.double(), graph(), pairs),
+                               torch.tensor(once, dtype=torch.float64))
+    assert calls == [14]  # the candidates reuse the once-dropped graph

@@ -14,6 +14,22 @@ and ``NCNC_d(i, j) = MLP_head(β · MLP_cn(x̃_ij) + MLP_pair(h_i ⊙ h_j))``; `
 The candidate probabilities are computed without gradient (as in the paper); the gradient
 reaches ``h`` through the pooled ``x_u`` and, with a learnt threshold, the threshold MLP.
 
+By default (``official_recursion=True``) two details follow the official code
+(``IncompleteCN1Predictor`` in GraphPKU/NeuralCommonNeighbor ``model.py``), which produced the
+paper's numbers and whose tuned ``scale``/``offset`` assume them:
+
+* the candidate scorer ``NCNC_{d-1}`` is fed the *pooled* features ``x = h + MLP_node(h)``
+  of the level above in place of ``h`` — its pair term is ``MLP_pair(x_j ⊙ x_u)`` and it pools
+  ``x + MLP_node(x)`` (with ``node_mlp=False``, ``x = h`` and nothing changes; the count
+  variant ``"cn-count"`` pools no features and passes ``h``);
+* in training, every candidate-scoring call draws its own edge dropout on the graph the
+  level above already dropped (the official scorer re-applies its ``DropAdj`` on entry), so
+  candidates are scored on a graph keeping ``(1 − p)²`` of the entries at depth 1.
+
+``official_recursion=False`` scores candidates with exactly ``NCNC_{d-1}(j, u)`` on ``h`` and
+the same graph, as the paper's equation reads. With ``node_mlp=False`` and no edge dropout the
+two coincide.
+
 Calibration of a candidate logit ``s`` (the official code's ``probscale``/``proboffset``/
 ``pt``/``alpha`` hyper-parameters)::
 
@@ -40,7 +56,7 @@ from torch import Tensor, nn
 
 from gnnkit.sparse import SparseMatrix
 
-from .encoder import reset_module
+from .encoder import drop_entries, reset_module
 from .heuristics import NeighborSets, check_pairs, common_neighbor_sets, exclusive_neighbor_sets
 from .ncn import NCNPredictor
 
@@ -110,6 +126,9 @@ class NCNCPredictor(NCNPredictor):
             in training / evaluation (official ``trndeg``/``tstdeg``); ``None`` = exact.
         chunk_size: score candidate links in chunks of this many pairs (memory only; official
             ``splitsize``).
+        official_recursion: feed the candidate scorer the pooled features and a freshly
+            edge-dropped graph, as the official code does (see the module docstring);
+            ``False``: ``NCNC_{d-1}`` on ``h`` and the same graph.
 
     Shapes:
         as :class:`NCNPredictor`: ``forward(h, graph, pairs)`` → logits ``(B,)``.
@@ -130,6 +149,7 @@ class NCNCPredictor(NCNPredictor):
         train_max_candidates: int | None = None,
         test_max_candidates: int | None = None,
         chunk_size: int | None = None,
+        official_recursion: bool = True,
         **ncn_options: Any,
     ) -> None:
         if variant not in ("ncn", "cn-count", "cn-only"):
@@ -149,6 +169,7 @@ class NCNCPredictor(NCNPredictor):
         self.train_max_candidates = train_max_candidates
         self.test_max_candidates = test_max_candidates
         self.chunk_size = chunk_size
+        self.official_recursion = official_recursion
         self.register_buffer("scale", torch.tensor(float(scale)))
         self.register_buffer("offset", torch.tensor(float(offset)))
         self.register_buffer("pt", torch.tensor(float(pt)))
@@ -190,30 +211,68 @@ class NCNCPredictor(NCNPredictor):
             torch.stack([pairs[0][only_j.pair_index()], only_j.nodes]),
         ], dim=1)
 
-    def _candidate_logits(self, h: Tensor, A: SparseMatrix, links: Tensor, depth: int
+    def score(self, h: Tensor, A: SparseMatrix, pairs: Tensor, depth: int = 0) -> Tensor:
+        """Logits for validated inputs (``A`` a coalesced pattern, ``pairs`` int64 ``(2, B)``)
+        at completion depth ``depth``.
+
+        ``x = h + MLP_node(h)`` (or ``h``) is pooled over the completed common neighbourhood;
+        with ``official_recursion`` it is also what the candidate scorer receives as node
+        features.
+        """
+        x = h + self.node_mlp(h) if self.node_mlp is not None else h
+        # The count variant pools no features; the official count scorer passes h down.
+        official = self.official_recursion and self.variant != "cn-count"
+        candidate_features = x if official else h
+        sets = self.common_neighbor_terms(h, A, pairs, depth,
+                                          candidate_features=candidate_features)
+        hidden = self.cn_mlp(self._pool(x, sets)) * self.beta
+        if self.pair_mlp is not None:
+            hidden = hidden + self.pair_mlp(h[pairs[0]] * h[pairs[1]])
+        return self.head(hidden).squeeze(-1)
+
+    def _candidate_logits(self, features: Tensor, A: SparseMatrix, links: Tensor, depth: int
                           ) -> Tensor:
-        """Logits of NCNC at completion depth ``depth`` for the candidate links ``(2, M)``,
-        without gradient."""
+        """Logits of NCNC at completion depth ``depth`` for the candidate links ``(2, M)``
+        scored on node features ``features``, without gradient.
+
+        With ``official_recursion``, in training each call (each chunk) draws a fresh edge
+        dropout on ``A``, as the official scorer's ``DropAdj`` does on every entry.
+        """
         if links.shape[1] == 0:
-            return h.new_zeros(0)
+            return features.new_zeros(0)
         step = self.chunk_size or links.shape[1]
         with torch.no_grad():
-            return torch.cat([self.score(h, A, links[:, start:start + step], depth)
+            return torch.cat([self.score(features, self._scoring_graph(A),
+                                         links[:, start:start + step], depth)
                               for start in range(0, links.shape[1], step)])
 
-    def common_neighbor_terms(self, h: Tensor, A: SparseMatrix, pairs: Tensor, depth: int = 0
+    def _scoring_graph(self, A: SparseMatrix) -> SparseMatrix:
+        """The candidate scorer's graph: ``A``, edge-dropped again in training with
+        ``official_recursion`` (no rescaling: intersections use the pattern)."""
+        if self.official_recursion and self.training and self.edge_dropout > 0:
+            return drop_entries(A, self.edge_dropout, rescale=False)
+        return A
+
+    def common_neighbor_terms(self, h: Tensor, A: SparseMatrix, pairs: Tensor, depth: int = 0,
+                              *, candidate_features: Tensor | None = None
                               ) -> list[NeighborSets]:
         """``[N(i) ∩ N(j), N(i) \\ N(j) weighted by Â_ju, N(j) \\ N(i) weighted by Â_iu]``
-        at completion depth ``depth`` (``[N(i) ∩ N(j)]`` alone at depth 0)."""
+        at completion depth ``depth`` (``[N(i) ∩ N(j)]`` alone at depth 0).
+
+        ``Â`` calibrates the depth ``depth − 1`` logits of the candidate links computed on
+        ``candidate_features`` (default ``h``; :meth:`score` passes its pooled features);
+        a learnt threshold sees ``h_i ⊙ h_j``.
+        """
         common = common_neighbor_sets(A, pairs)
         if depth <= 0:
             return [common]
+        features = h if candidate_features is None else candidate_features
         only_i, only_j = self.candidate_sets(A, pairs, common)
         pair_i, pair_j = only_i.pair_index(), only_j.pair_index()
         links_i_side = torch.stack([pairs[1][pair_i], only_i.nodes])
         links_j_side = torch.stack([pairs[0][pair_j], only_j.nodes])
-        logit_i_side = self._candidate_logits(h, A, links_i_side, depth - 1)
-        logit_j_side = self._candidate_logits(h, A, links_j_side, depth - 1)
+        logit_i_side = self._candidate_logits(features, A, links_i_side, depth - 1)
+        logit_j_side = self._candidate_logits(features, A, links_j_side, depth - 1)
         if self.pt_mlp is not None:
             pt = self.pt_mlp(h[pairs[0]] * h[pairs[1]]).squeeze(-1)
             pt_i, pt_j = pt[pair_i], pt[pair_j]
@@ -231,4 +290,5 @@ class NCNCPredictor(NCNPredictor):
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, depth={self.depth}, scale={float(self.scale)}, "
                 f"offset={float(self.offset)}, pt={float(self.pt)}, alpha={float(self.alpha)}, "
-                f"learnable_pt={self.pt_mlp is not None}")
+                f"learnable_pt={self.pt_mlp is not None}, "
+                f"official_recursion={self.official_recursion}")
