@@ -97,6 +97,10 @@ def test_build_link_model_from_flat_configuration() -> None:
                                 "test_max_candidates": 16}, 5, 10)
     assert isinstance(ncnc, NCNCPredictor) and ncnc.depth == 2
     assert float(ncnc.pt) == pytest.approx(0.3) and ncnc.test_max_candidates == 16
+    assert ncnc.official_recursion  # the official code's candidate scoring by default
+    _, plain = build_link_model({"name": "ncnc", "hidden_channels": 8,
+                                 "official_recursion": False}, 5, 10)
+    assert isinstance(plain, NCNCPredictor) and not plain.official_recursion
     encoder, gae = build_link_model({"name": "gae", "hidden_channels": 8,
                                      "node_embedding": True, "encoder": "puresum"}, 0, 10)
     assert isinstance(gae, HadamardMLPScorer) and encoder.embedding is not None

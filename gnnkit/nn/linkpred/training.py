@@ -360,6 +360,7 @@ MODEL_KEYS: dict[str, Any] = {
     "train_max_candidates": None,     # --trndeg
     "test_max_candidates": None,      # --tstdeg
     "chunk_size": None,               # --splitsize
+    "official_recursion": True,       # candidates scored as the official code does (ncnc.py)
 }
 
 
@@ -400,7 +401,8 @@ def build_link_model(config: Mapping[str, Any], in_channels: int, num_nodes: int
         if c["name"] == "ncnc":
             options.update({key: c[key] for key in (
                 "depth", "scale", "offset", "pt", "alpha", "learnable_pt",
-                "train_max_candidates", "test_max_candidates", "chunk_size")})
+                "train_max_candidates", "test_max_candidates", "chunk_size",
+                "official_recursion")})
             predictor = NCNCPredictor(hidden, hidden, **options)
         else:
             predictor = NCNPredictor(hidden, hidden, **options)
