@@ -12,12 +12,14 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 import torch
+
+from gnnkit.datasets import Graph
 
 from .data import DatasetUnavailable, NodeData, link_data, load_link_graph, load_node_data
 from .experiment import Experiment, LinkTrainingSpec
@@ -208,23 +210,41 @@ def run_experiment(experiment: Experiment, *, seeds: Sequence[int] | None = None
     if experiment.task == "link_prediction":
         return _run_link_experiment(experiment, seeds, resolved, data_roots, max_epochs,
                                     time_budget, registry or {}, progress, stream)
+
+    def load() -> NodeData:
+        return load_node_data(experiment.dataset, data_roots).to(resolved)
+
+    def run_one(data: NodeData, k: int, seed: int) -> tuple[RunResult, str]:
+        return train_node_classifier(experiment, data, seed=seed, split=k % data.num_splits,
+                                     max_epochs=max_epochs), data.description
+
+    return _run_seeds(experiment, seeds, resolved, load, run_one, progress, stream)
+
+
+def _run_seeds(experiment: Experiment, seeds: Sequence[int], device: torch.device,
+               load: Callable[[], Any], run_one: Callable[[Any, int, int], tuple[RunResult, str]],
+               progress: bool, stream: TextIO | None) -> ExperimentResult:
+    """The loop every task shares: ``load()`` the data once (missing files → ``"skipped"``,
+    any other error → ``"failed"``), then ``run_one(data, k, seed)`` per seed under one memory
+    monitor and progress bar; a failing run fails the experiment with the runs so far."""
     started = time.perf_counter()
     runs: list[RunResult] = []
-    with MemoryMonitor(resolved) as memory:
+    description: str | None = None
+    with MemoryMonitor(device) as memory:
         try:
-            data: NodeData = load_node_data(experiment.dataset, data_roots).to(resolved)
+            data = load()
         except DatasetUnavailable as error:
             return ExperimentResult(experiment, status="skipped", message=str(error),
-                                    device=str(resolved))
+                                    device=str(device))
         except Exception as error:  # a malformed file fails this experiment, not the suite
             return ExperimentResult(experiment, status="failed",
                                     message=f"loading the data: {type(error).__name__}: {error}",
-                                    device=str(resolved))
+                                    device=str(device))
+        description = getattr(data, "description", None)
         bar = Progress(experiment.id, len(seeds), stream, enabled=progress)
         try:
             for k, seed in enumerate(seeds):
-                run = train_node_classifier(experiment, data, seed=seed,
-                                            split=k % data.num_splits, max_epochs=max_epochs)
+                run, description = run_one(data, k, seed)
                 runs.append(run)
                 bar.advance(f"{experiment.metric} {run.test:.1f} ({run.epochs} epochs)")
         except Exception as error:  # reported in the table, not hidden: the run failed
@@ -232,11 +252,11 @@ def run_experiment(experiment: Experiment, *, seeds: Sequence[int] | None = None
             return ExperimentResult(experiment, tuple(runs), status="failed",
                                     message=f"{type(error).__name__}: {error}",
                                     wall_time_s=time.perf_counter() - started,
-                                    data_description=data.description, device=str(resolved))
+                                    data_description=description, device=str(device))
         bar.close("done")
     return ExperimentResult(experiment, tuple(runs), wall_time_s=time.perf_counter() - started,
                             peak_memory_bytes=memory.peak_bytes,
-                            data_description=data.description, device=str(resolved))
+                            data_description=description, device=str(device))
 
 
 def _run_link_experiment(experiment: Experiment, seeds: list[int], device: torch.device,
@@ -252,49 +272,27 @@ def _run_link_experiment(experiment: Experiment, seeds: list[int], device: torch
             return ExperimentResult(experiment, status="failed", device=str(device),
                                     message=f"training.init_from {base_id!r} is not among the "
                                             "loaded experiments")
-    started = time.perf_counter()
-    runs: list[RunResult] = []
-    description: str | None = None
-    with MemoryMonitor(device) as memory:
-        try:
-            graph = load_link_graph(experiment.dataset, data_roots)
-        except DatasetUnavailable as error:
-            return ExperimentResult(experiment, status="skipped", message=str(error),
-                                    device=str(device))
-        except Exception as error:  # a malformed file fails this experiment, not the suite
-            return ExperimentResult(experiment, status="failed",
-                                    message=f"loading the data: {type(error).__name__}: {error}",
-                                    device=str(device))
-        bar = Progress(experiment.id, len(seeds), stream, enabled=progress)
-        try:
-            for seed in seeds:
-                data = link_data(graph, experiment.dataset, seed).to(device)
-                description = data.description
-                initial = None
-                base_details: dict[str, float] = {}
-                if base is not None:
-                    first = train_link_predictor(base, data, seed=seed, max_epochs=max_epochs,
-                                                 time_budget=time_budget, keep_state=True)
-                    initial = first.state
-                    base_details = {f"{base.id}_test": first.result.test,
-                                    f"{base.id}_epochs": first.result.epochs}
-                run = train_link_predictor(experiment, data, seed=seed, max_epochs=max_epochs,
-                                           time_budget=time_budget, initial_state=initial).result
-                if base_details:
-                    run = RunResult(**{**run.__dict__,
-                                       "details": {**run.details, **base_details}})
-                runs.append(run)
-                bar.advance(f"{experiment.metric} {run.test:.1f} ({run.epochs} epochs)")
-        except Exception as error:  # reported in the table, not hidden: the run failed
-            bar.close("failed")
-            return ExperimentResult(experiment, tuple(runs), status="failed",
-                                    message=f"{type(error).__name__}: {error}",
-                                    wall_time_s=time.perf_counter() - started,
-                                    data_description=description, device=str(device))
-        bar.close("done")
-    return ExperimentResult(experiment, tuple(runs), wall_time_s=time.perf_counter() - started,
-                            peak_memory_bytes=memory.peak_bytes,
-                            data_description=description, device=str(device))
+
+    def load() -> Graph:
+        return load_link_graph(experiment.dataset, data_roots)
+
+    def run_one(graph: Graph, k: int, seed: int) -> tuple[RunResult, str]:
+        data = link_data(graph, experiment.dataset, seed).to(device)
+        initial = None
+        base_details: dict[str, float] = {}
+        if base is not None:  # train the init_from experiment first, same seed and split
+            first = train_link_predictor(base, data, seed=seed, max_epochs=max_epochs,
+                                         time_budget=time_budget, keep_state=True)
+            initial = first.state
+            base_details = {f"{base.id}_test": first.result.test,
+                            f"{base.id}_epochs": first.result.epochs}
+        run = train_link_predictor(experiment, data, seed=seed, max_epochs=max_epochs,
+                                   time_budget=time_budget, initial_state=initial).result
+        if base_details:
+            run = replace(run, details={**run.details, **base_details})
+        return run, data.description
+
+    return _run_seeds(experiment, seeds, device, load, run_one, progress, stream)
 
 
 def run_suite(experiments: Sequence[Experiment], **options: Any) -> list[ExperimentResult]:
