@@ -8,6 +8,7 @@ This package imports nothing from the rest of gnnkit.
 from __future__ import annotations
 
 from ._backends import BACKENDS, current_backend, resolve_backend, use_backend
+from ._backends.cpu import prepare_backend
 from .convert import (
     from_pyg,
     from_scipy,
@@ -18,6 +19,15 @@ from .convert import (
     to_scipy,
     to_torch_sparse,
     to_torch_sparse_tensor,
+)
+from .index import (
+    expand_ranges,
+    index_from_counts,
+    index_from_ptr,
+    pair_keys,
+    ptr_from_counts,
+    ptr_from_index,
+    split_keys,
 )
 from .matrix import SparseMatrix
 from .ops import REDUCTIONS, edge_softmax, intersect_rows, scatter, sddmm, segment, spmm, spspmm
@@ -49,14 +59,21 @@ __all__ = [
     "coalesce",
     "current_backend",
     "edge_softmax",
+    "expand_ranges",
     "from_pyg",
     "from_scipy",
     "from_torch_sparse",
     "from_torch_sparse_tensor",
     "gcn_norm",
+    "index_from_counts",
+    "index_from_ptr",
     "induced_subgraph",
     "intersect_rows",
     "k_hop",
+    "pair_keys",
+    "prepare_backend",
+    "ptr_from_counts",
+    "ptr_from_index",
     "remove_edges",
     "remove_self_loops",
     "resolve_backend",
@@ -66,6 +83,7 @@ __all__ = [
     "segment",
     "select_cols",
     "select_rows",
+    "split_keys",
     "spmm",
     "spspmm",
     "sym_normalize",

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from ._backends import get_kernel
+from .index import index_from_ptr
 
 _LIB = "gnnkit"
 
@@ -62,12 +63,7 @@ def _transpose_info(
     higher-order gradients."""
     if not torch.is_grad_enabled():
         return None  # type: ignore[return-value]
-    counts = colptr[1:] - colptr[:-1]
-    t_row = torch.repeat_interleave(
-        torch.arange(counts.numel(), device=col.device, dtype=col.dtype),
-        counts,
-        output_size=col.numel(),
-    )
+    t_row = index_from_ptr(colptr, total=col.numel(), dtype=col.dtype, check=False)
     inverse = torch.empty_like(csc_perm)
     inverse[csc_perm] = torch.arange(csc_perm.numel(), device=col.device)
     return t_row, rowptr, col, inverse
@@ -303,9 +299,7 @@ def _segment_backward(ctx: Any, grad_out: Tensor, grad_arg: Tensor | None) -> tu
         grad = grad_out
         if ctx.reduce == "mean":
             grad = grad_out / _broadcast_rows(counts.clamp(min=1).to(grad_out.dtype), grad_out)
-        segment_of = torch.repeat_interleave(
-            torch.arange(counts.numel(), device=ptr.device), counts, output_size=ctx.num_src
-        )
+        segment_of = index_from_ptr(ptr, total=ctx.num_src, dtype=torch.long, check=False)
         return grad.index_select(0, segment_of), None, None
     # max/min: the gradient goes to the winning position of each output element.
     grad_src = grad_out.new_zeros((ctx.num_src, *grad_out.shape[1:]))

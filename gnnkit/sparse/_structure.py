@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .index import index_from_ptr, ptr_from_counts
+
 
 @dataclass(frozen=True)
 class CSC:
@@ -57,11 +59,8 @@ class Structure:
         """COO row index of each entry, same dtype as ``col``."""
         cached = self._cache.get("row")
         if cached is None:
-            counts = self.rowptr[1:] - self.rowptr[:-1]
-            cached = torch.repeat_interleave(
-                torch.arange(self.num_rows, device=self.device, dtype=self.col.dtype),
-                counts,
-                output_size=self.nnz,
+            cached = index_from_ptr(
+                self.rowptr, total=self.nnz, dtype=self.col.dtype, check=False
             )
             self._cache["row"] = cached
         return cached  # type: ignore[return-value]
@@ -71,9 +70,7 @@ class Structure:
         cached = self._cache.get("csc")
         if cached is None:
             perm = torch.sort(self.col, stable=True).indices
-            counts = torch.bincount(self.col.long(), minlength=self.num_cols)
-            colptr = torch.zeros(self.num_cols + 1, dtype=self.col.dtype, device=self.device)
-            colptr[1:] = torch.cumsum(counts, 0)
+            colptr = ptr_from_counts(self.col_counts(), dtype=self.col.dtype, check=False)
             cached = CSC(colptr=colptr, row=self.row()[perm], perm=perm)
             self._cache["csc"] = cached
         return cached  # type: ignore[return-value]

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .index import index_from_ptr
 from .matrix import SparseMatrix
 
 __all__ = [
@@ -67,10 +68,7 @@ def from_torch_sparse(tensor: Tensor) -> SparseMatrix:
         return SparseMatrix(rowptr, col, tensor.values(), shape)
     if tensor.layout == torch.sparse_csc:
         colptr, row = tensor.ccol_indices(), tensor.row_indices()
-        counts = colptr[1:] - colptr[:-1]
-        col = torch.repeat_interleave(
-            torch.arange(shape[1], device=tensor.device, dtype=colptr.dtype), counts
-        )
+        col = index_from_ptr(colptr)
         return SparseMatrix.from_coo(row, col, tensor.values(), shape)
     raise ValueError(f"unsupported layout {tensor.layout}; use COO, CSR or CSC")
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, SupportsIndex, TypeAlias
 
 import torch
 from torch import Tensor
 
 from ._structure import CSC, Structure
+from .index import pair_keys, ptr_from_index
 
 __all__ = ["SparseMatrix"]
 
 _INDEX_DTYPES = (torch.int32, torch.int64)
 Shape = tuple[int, int]
+#: what a ``shape=`` argument may be: ``n`` for ``(n, n)`` or a pair; ints, NumPy integers or
+#: 0-d integer tensors (see :func:`_normalise_shape`)
+ShapeLike: TypeAlias = "SupportsIndex | Tensor | Sequence[SupportsIndex | Tensor] | None"
 
 
 def _check_index_tensor(name: str, tensor: Any, *, dims: int) -> Tensor:
@@ -43,22 +48,79 @@ def _check_values(values: Any, nnz: int, device: torch.device) -> Tensor | None:
     return values
 
 
-def _normalise_shape(shape: int | Sequence[int] | None, default: Shape) -> Shape:
+def _as_dim(value: Any, shape: Any) -> int:
+    """One dimension of ``shape``: a Python/NumPy integer or a 0-d integer tensor, as ``int``."""
+    if isinstance(value, Tensor):
+        if value.dim() != 0 or value.is_floating_point() or value.is_complex() or (
+            value.dtype == torch.bool
+        ):
+            raise TypeError(
+                f"shape entries must be integers; got a tensor of dtype {value.dtype} and shape "
+                f"{tuple(value.shape)} in shape={shape!r} (use an int, e.g. int(n))"
+            )
+        return int(value.item())
+    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):
+        raise TypeError(f"shape entries must be integers, got a bool in shape={shape!r}")
+    try:
+        return operator.index(value)  # int, numpy integer; refuses floats
+    except TypeError:
+        raise TypeError(
+            f"shape entries must be integers, got {type(value).__name__} {value!r} in "
+            f"shape={shape!r} (use an int, e.g. int(n))"
+        ) from None
+
+
+def _normalise_shape(shape: ShapeLike, default: Shape) -> Shape:
+    """Parse a ``shape`` argument: ``None`` (use ``default``), ``n`` for ``(n, n)``, or a pair.
+
+    ``n`` and each entry of a pair may be a Python int, a NumPy integer or a 0-d integer
+    tensor (``shape=edge_index.max() + 1`` works); a 1-D tensor or array of two integers is a
+    pair. Floats and bools raise ``TypeError``; negative sizes ``ValueError``. Every
+    constructor of :class:`SparseMatrix` parses its ``shape`` here.
+    """
     if shape is None:
         return default
-    if isinstance(shape, int):
-        return (shape, shape)
-    if len(shape) != 2:
-        raise ValueError(f"shape must be an int or a pair (num_rows, num_cols), got {shape!r}")
-    rows, cols = (int(s) for s in shape)
+    if isinstance(shape, (str, bytes)):
+        raise TypeError(f"shape entries must be integers, got a string: shape={shape!r}")
+    if getattr(shape, "ndim", None) == 0 or not hasattr(shape, "__len__"):
+        rows = cols = _as_dim(shape, shape)
+    else:
+        if len(shape) != 2:
+            raise ValueError(
+                f"shape must be an int or a pair (num_rows, num_cols), got {shape!r}"
+            )
+        rows, cols = (_as_dim(entry, shape) for entry in shape)
     if rows < 0 or cols < 0:
         raise ValueError(f"shape must be non-negative, got {shape!r}")
     return (rows, cols)
 
 
-def _sort_coo(row: Tensor, col: Tensor, num_cols: int) -> Tensor:
+#: an inferred (not given) dimension above this many rows/columns is refused when it is also
+#: far larger than the number of entries: a CSR ``rowptr`` of 2**27 int64 entries is 1 GiB
+_MAX_INFERRED_DIM = 1 << 27
+#: ... "far larger": more than this many rows or columns per stored entry
+_MAX_INFERRED_PER_ENTRY = 1024
+
+
+def _check_inferred_dim(what: str, size: int, nnz: int) -> None:
+    """Refuse an inferred dimension that is implausible for ``nnz`` entries.
+
+    A dimension is inferred as ``max(index) + 1`` when no ``shape`` is given; a stray huge id
+    (a corrupt file, an uninitialised tensor) would make it allocate terabytes. It is refused
+    when it exceeds both ``2**27`` and ``1024 * (nnz + 1)``; an explicit ``shape`` is never
+    refused.
+    """
+    if size > _MAX_INFERRED_DIM and size > _MAX_INFERRED_PER_ENTRY * (nnz + 1):
+        raise ValueError(
+            f"the inferred {what} {size:,} (largest index + 1) is implausible for {nnz:,} "
+            "entries: a corrupt or uninitialised index? If the size is intended, pass shape= "
+            "explicitly (e.g. shape=num_nodes or shape=(num_rows, num_cols))"
+        )
+
+
+def _sort_coo(row: Tensor, col: Tensor, num_rows: int, num_cols: int) -> Tensor:
     """Stable permutation that orders entries by (row, col), keeping duplicates in order."""
-    key = row.long() * max(num_cols, 1) + col.long()
+    key = pair_keys(row, col, num_rows, num_cols, check=False)
     return torch.sort(key, stable=True).indices
 
 
@@ -81,6 +143,17 @@ class SparseMatrix:
     :meth:`transpose`, normalisations that only change values).
 
     Instances never change; every method returns a new matrix.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix
+        >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 0, 1], [1, 2, 2]]))  # 0→1, 0→2, 1→2
+        >>> A.shape, A.nnz
+        ((3, 3), 3)
+        >>> A.rowptr.tolist(), A.col.tolist()  # row = target: node 2 receives from 0 and 1
+        ([0, 0, 1, 3], [0, 0, 1])
+        >>> A.degree().tolist()  # in-degrees
+        [0, 1, 2]
     """
 
     __slots__ = ("_shape", "_structure", "_values")
@@ -94,7 +167,7 @@ class SparseMatrix:
         rowptr: Tensor,
         col: Tensor,
         values: Tensor | None = None,
-        shape: int | Sequence[int] | None = None,
+        shape: ShapeLike = None,
         *,
         validate: bool = True,
     ) -> None:
@@ -161,7 +234,7 @@ class SparseMatrix:
         row: Tensor,
         col: Tensor,
         values: Tensor | None = None,
-        shape: int | Sequence[int] | None = None,
+        shape: ShapeLike = None,
     ) -> SparseMatrix:
         """Build from COO entries ``(row[e], col[e])`` (row = target); duplicates are kept."""
         row = _check_index_tensor("row", row, dims=1)
@@ -175,6 +248,9 @@ class SparseMatrix:
             int(row.max()) + 1 if row.numel() else 0,
             int(col.max()) + 1 if col.numel() else 0,
         )
+        if shape is None:
+            _check_inferred_dim("number of rows", default[0], row.numel())
+            _check_inferred_dim("number of columns", default[1], row.numel())
         rows, cols = _normalise_shape(shape, default)
         for name, index, bound in (("row", row, rows), ("col", col, cols)):
             if index.numel() and (int(index.min()) < 0 or int(index.max()) >= bound):
@@ -183,10 +259,9 @@ class SparseMatrix:
                     f"{int(index.min())} … {int(index.max())}"
                 )
         values = _check_values(values, row.numel(), row.device)
-        perm = _sort_coo(row, col, cols)
+        perm = _sort_coo(row, col, rows, cols)
         sorted_row, sorted_col = row[perm], col[perm].to(index_dtype)
-        rowptr = torch.zeros(rows + 1, dtype=index_dtype, device=row.device)
-        rowptr[1:] = torch.cumsum(torch.bincount(sorted_row.long(), minlength=rows), 0)
+        rowptr = ptr_from_index(sorted_row, rows, dtype=index_dtype, check=False)
         structure = Structure(rowptr, sorted_col, cols, sorted_rows=True)
         structure._cache["row"] = sorted_row.to(index_dtype)
         return cls._from_structure(
@@ -199,7 +274,7 @@ class SparseMatrix:
         edge_index: Tensor,
         values: Tensor | None = None,
         *,
-        shape: int | Sequence[int] | None = None,
+        shape: ShapeLike = None,
     ) -> SparseMatrix:
         """Build from a PyG-style ``edge_index`` (2, E): row 0 = source, row 1 = target.
 
@@ -212,6 +287,7 @@ class SparseMatrix:
             raise ValueError(f"edge_index must have shape (2, E), got {tuple(edge_index.shape)}")
         if shape is None:
             n = int(edge_index.max()) + 1 if edge_index.numel() else 0
+            _check_inferred_dim("number of nodes", n, int(edge_index.shape[1]))
             shape = (n, n)
         return cls.from_coo(edge_index[1], edge_index[0], values, shape)
 
@@ -226,9 +302,19 @@ class SparseMatrix:
 
     @classmethod
     def eye(
-        cls, n: int, *, device: torch.device | str | None = None, dtype: torch.dtype = torch.int64
+        cls,
+        n: SupportsIndex | Tensor,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.int64,
     ) -> SparseMatrix:
-        """The ``n × n`` identity pattern (values ``None`` = ones)."""
+        """The ``n × n`` identity pattern (values ``None`` = ones).
+
+        ``n`` may be an int, a NumPy integer or a 0-d integer tensor (as any ``shape``).
+        """
+        n = _as_dim(n, n)
+        if n < 0:
+            raise ValueError(f"n must be non-negative, got {n}")
         rowptr = torch.arange(n + 1, device=device, dtype=dtype)
         col = torch.arange(n, device=device, dtype=dtype)
         return cls._from_structure(Structure(rowptr, col, n, sorted_rows=True), None, (n, n))

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from . import _custom_ops as C
+from .index import ptr_from_index
 from .matrix import SparseMatrix
 
 __all__ = [
@@ -76,6 +77,16 @@ def spmm(A: SparseMatrix, X: Tensor, reduce: str = "sum") -> Tensor:
 
     Returns:
         ``(M, F)``, ``(M, H, F)`` or ``(M, P, F)`` (``(M,)``/``(M, P)`` for vector inputs).
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, spmm
+        >>> A = SparseMatrix.from_dense(torch.tensor([[0., 1., 2.], [1., 0., 0.], [0., 0., 0.]]))
+        >>> X = torch.tensor([[1., 2.], [3., 4.], [5., 6.]])
+        >>> spmm(A, X).tolist()  # row 0 = 1·X[1] + 2·X[2]; the empty row 2 gives 0
+        [[13.0, 16.0], [1.0, 2.0], [0.0, 0.0]]
+        >>> spmm(A, X, reduce="max").tolist()
+        [[10.0, 12.0], [1.0, 2.0], [0.0, 0.0]]
     """
     A = _check_matrix(A)
     X = _check_features(X, "X", A.device)
@@ -131,6 +142,16 @@ def sddmm(A: SparseMatrix, X: Tensor, Y: Tensor, op: str = "dot") -> Tensor:
 
     Returns:
         One row per stored entry, in CSR order (use ``A.with_values(result)``).
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, sddmm
+        >>> A = SparseMatrix.from_dense(torch.tensor([[0, 1, 1], [1, 0, 0], [0, 0, 0]]))
+        >>> X = torch.tensor([[1., 2.], [3., 4.], [5., 6.]])
+        >>> sddmm(A, X, X).tolist()  # X[i]·X[j] for the entries (0, 1), (0, 2), (1, 0)
+        [11.0, 17.0, 11.0]
+        >>> sddmm(A, X, X, op="add").tolist()
+        [[4.0, 6.0], [6.0, 8.0], [4.0, 6.0]]
     """
     A = _check_matrix(A)
     X = _check_features(X, "X", A.device)
@@ -166,6 +187,13 @@ def edge_softmax(A: SparseMatrix, scores: Tensor) -> Tensor:
 
     ``scores`` is ``(nnz,)`` or ``(nnz, H)`` in A's CSR order. Entries of a row sum to 1;
     empty rows have no entries. Numerically stable for large scores.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, edge_softmax
+        >>> A = SparseMatrix.from_dense(torch.tensor([[0, 1, 1], [1, 0, 0], [0, 0, 0]]))
+        >>> edge_softmax(A, torch.zeros(3)).tolist()  # row 0 has two entries, row 1 one
+        [0.5, 0.5, 1.0]
     """
     A = _check_matrix(A)
     scores = _check_features(scores, "scores", A.device)
@@ -199,6 +227,16 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = "sum") -> Tensor:
 
     ``src`` is ``(E, *F)``; ``ptr`` is ``(K+1,)`` non-decreasing from 0 to ``E``. Empty
     segments give 0. Same reductions and tie rule as :func:`spmm`.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, segment
+        >>> src = torch.tensor([1., 2., 3., 4.])
+        >>> ptr = torch.tensor([0, 3, 3, 4])  # slices [0:3], [3:3] (empty), [3:4]
+        >>> segment(src, ptr).tolist()
+        [6.0, 0.0, 4.0]
+        >>> segment(src, ptr, reduce="max").tolist()
+        [3.0, 0.0, 4.0]
     """
     src = _check_features(src, "src", src.device if isinstance(src, Tensor) else None)
     ptr = _check_ptr(ptr, src.shape[0], src.device)
@@ -213,6 +251,15 @@ def scatter(
 
     Deterministic: entries are grouped by a stable sort on ``index`` and reduced with
     :func:`segment`, never with atomics. ``num_segments`` defaults to ``max(index) + 1``.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, scatter
+        >>> src = torch.tensor([1., 2., 3., 4.])
+        >>> scatter(src, torch.tensor([2, 0, 2, 2])).tolist()
+        [2.0, 0.0, 8.0]
+        >>> scatter(src, torch.tensor([2, 0, 2, 2]), num_segments=4, reduce="max").tolist()
+        [2.0, 0.0, 4.0, 0.0]
     """
     src = _check_features(src, "src", src.device if isinstance(src, Tensor) else None)
     if not isinstance(index, Tensor) or index.dtype not in (torch.int32, torch.int64):
@@ -237,8 +284,7 @@ def scatter(
             f"{int(index.min())} … {int(index.max())}"
         )
     order = torch.sort(index, stable=True).indices
-    ptr = torch.zeros(num_segments + 1, dtype=torch.long, device=src.device)
-    ptr[1:] = torch.cumsum(torch.bincount(index.long(), minlength=num_segments), 0)
+    ptr = ptr_from_index(index, num_segments, dtype=torch.long, check=False)  # checked above
     return C.segment_op(src.index_select(0, order), ptr, reduce)[0]
 
 
@@ -248,6 +294,14 @@ def intersect_rows(A: SparseMatrix, left: Tensor, right: Tensor) -> tuple[Tensor
     Duplicate entries count once. Returns ``(ptr, common)`` in CSR form: the common
     columns of pair ``k`` are ``common[ptr[k]:ptr[k+1]]``, increasing. Costs
     ``O(Σ_k deg(left_k) + deg(right_k))`` — never ``O(B · N)``.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, intersect_rows
+        >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]))  # 0-1-2
+        >>> ptr, common = intersect_rows(A, torch.tensor([0, 0]), torch.tensor([2, 1]))
+        >>> ptr.tolist(), common.tolist()  # (0, 2) share node 1; (0, 1) none
+        ([0, 1, 1], [1])
     """
     A = _check_matrix(A)
     pairs = []
@@ -288,6 +342,13 @@ def spspmm(A: SparseMatrix, B: SparseMatrix) -> SparseMatrix:
 
     Values ``None`` count as ones (so for two patterns ``C[i, k]`` counts the paths
     ``i → j → k``). Scalar values only.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, spspmm
+        >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 1], [1, 2]]))  # 0→1→2
+        >>> spspmm(A, A).to_dense().tolist()  # the one 2-step path: 0 to 2
+        [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
     """
     A = _check_matrix(A)
     B = _check_matrix(B, "B")

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from ._structure import Structure
+from .index import expand_ranges, pair_keys, ptr_from_counts, split_keys
 from .matrix import SparseMatrix
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "block_diag",
     "coalesce",
     "gcn_norm",
+    "gcn_norm_split",
     "induced_subgraph",
     "k_hop",
     "remove_edges",
@@ -53,14 +55,21 @@ def _scalar_fill(A: SparseMatrix, count: int, fill_value: float | Tensor) -> Ten
 
 
 def coalesce(A: SparseMatrix, reduce: str = "sum") -> SparseMatrix:
-    """Merge duplicate entries; their values are combined by ``reduce`` (sum, mean, max, min)."""
+    """Merge duplicate entries; their values are combined by ``reduce`` (sum, mean, max, min).
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, coalesce
+        >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 0], [1, 1]]), torch.ones(2))
+        >>> A.nnz, coalesce(A).nnz, coalesce(A).values.tolist()
+        (2, 1, [2.0])
+    """
     if A.is_coalesced():
         return A
     row, col = _coo(A)
-    key = row.long() * max(A.num_cols, 1) + col.long()  # already sorted by construction
+    key = pair_keys(row, col, A.num_rows, A.num_cols, check=False)  # sorted by construction
     unique_key, inverse = torch.unique_consecutive(key, return_inverse=True)
-    new_row = torch.div(unique_key, max(A.num_cols, 1), rounding_mode="floor")
-    new_col = unique_key - new_row * max(A.num_cols, 1)
+    new_row, new_col = split_keys(unique_key, A.num_cols, check=False)
     values = None
     if A.values is not None:
         from .ops import scatter
@@ -76,7 +85,15 @@ def coalesce(A: SparseMatrix, reduce: str = "sum") -> SparseMatrix:
 
 
 def transpose(A: SparseMatrix) -> SparseMatrix:
-    """``Aᵀ`` (``N × M``), sharing A's cached CSC as its CSR; blocks are transposed too."""
+    """``Aᵀ`` (``N × M``), sharing A's cached CSC as its CSR; blocks are transposed too.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, transpose
+        >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 0, 1], [1, 2, 2]]))  # 0→1→2, 0→2
+        >>> transpose(A).to_dense().tolist()
+        [[0.0, 1.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
+    """
     csc = A.csc()
     values = A.values
     if values is not None:
@@ -93,6 +110,13 @@ def add_self_loops(
 
     ``only_missing=True`` adds loops only where none is stored (PyG's
     ``add_remaining_self_loops``); otherwise existing loops are kept and a new one is added.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, add_self_loops
+        >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 0, 1], [1, 2, 2]]))  # 0→1→2, 0→2
+        >>> add_self_loops(A).to_dense().tolist()
+        [[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [1.0, 1.0, 1.0]]
     """
     n = min(A.shape)
     loops = torch.arange(n, device=A.device, dtype=A.index_dtype)
@@ -116,13 +140,29 @@ def add_self_loops(
 
 
 def remove_self_loops(A: SparseMatrix) -> SparseMatrix:
-    """Drop every diagonal entry."""
+    """Drop every diagonal entry.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, remove_self_loops
+        >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 0, 1], [0, 1, 1]]))
+        >>> remove_self_loops(A).to_dense().tolist()
+        [[0.0, 0.0], [1.0, 0.0]]
+    """
     row, col = _coo(A)
     return _filter(A, row != col)
 
 
 def to_undirected(A: SparseMatrix, reduce: str = "sum") -> SparseMatrix:
-    """The coalesced symmetric pattern ``A ∪ Aᵀ``; values of coinciding entries combined."""
+    """The coalesced symmetric pattern ``A ∪ Aᵀ``; values of coinciding entries combined.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, to_undirected
+        >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 0, 1], [1, 2, 2]]))  # 0→1→2, 0→2
+        >>> to_undirected(A).to_dense().tolist()
+        [[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0]]
+    """
     if A.num_rows != A.num_cols:
         raise ValueError(f"to_undirected needs a square matrix, got shape {A.shape}")
     if A.values is not None and A.values.dim() == 3:
@@ -138,21 +178,35 @@ def to_undirected(A: SparseMatrix, reduce: str = "sum") -> SparseMatrix:
 
 
 def select_rows(A: SparseMatrix, index: Tensor) -> SparseMatrix:
-    """Rows ``index`` of ``A`` in that order (repeats allowed): shape ``(len(index), N)``."""
+    """Rows ``index`` of ``A`` in that order (repeats allowed): shape ``(len(index), N)``.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, select_rows
+        >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 0, 1], [1, 2, 2]]))  # 0→1→2, 0→2
+        >>> select_rows(A, torch.tensor([2, 1])).to_dense().tolist()
+        [[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
+    """
     index = _check_selection(index, A.num_rows, "index", A.device)
     counts = A.structure.row_counts()[index]
     starts = A.rowptr.long()[index]
-    entry = torch.repeat_interleave(starts - torch.cumsum(counts, 0) + counts, counts)
-    entry = entry + torch.arange(entry.numel(), device=A.device)
-    rowptr = torch.zeros(index.numel() + 1, dtype=A.index_dtype, device=A.device)
-    rowptr[1:] = torch.cumsum(counts, 0)
+    entry = expand_ranges(starts, counts, check=False)
+    rowptr = ptr_from_counts(counts, dtype=A.index_dtype, check=False)
     structure = Structure(rowptr, A.col[entry], A.num_cols, sorted_rows=A.structure.sorted_rows)
     values = None if A.values is None else A.values.index_select(0, entry)
     return SparseMatrix._from_structure(structure, values, (index.numel(), A.num_cols))
 
 
 def select_cols(A: SparseMatrix, index: Tensor) -> SparseMatrix:
-    """Columns ``index`` of ``A`` in that order: shape ``(M, len(index))``."""
+    """Columns ``index`` of ``A`` in that order: shape ``(M, len(index))``.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, select_cols
+        >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 0, 1], [1, 2, 2]]))  # 0→1→2, 0→2
+        >>> select_cols(A, torch.tensor([0, 1])).to_dense().tolist()
+        [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]
+    """
     return transpose(select_rows(transpose(A), index))
 
 
@@ -175,18 +229,25 @@ def remove_edges(A: SparseMatrix, edge_index: Tensor, *, undirected: bool = Fals
 
     Edge ``(s, t)`` is entry ``A[t, s]``. With ``undirected=True`` the reverse entry is removed
     too. This is target-link removal: score links without letting them carry messages.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, remove_edges
+        >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 0, 1], [1, 2, 2]]))  # 0→1→2, 0→2
+        >>> remove_edges(A, torch.tensor([[0], [2]])).to_dense().tolist()  # drops the edge 0→2
+        [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
     """
     if not isinstance(edge_index, Tensor) or edge_index.dim() != 2 or edge_index.shape[0] != 2:
         raise ValueError("edge_index must be a (2, B) integer tensor")
     target = _check_selection(edge_index[1], A.num_rows, "edge_index[1] (targets)", A.device)
     source = _check_selection(edge_index[0], A.num_cols, "edge_index[0] (sources)", A.device)
-    width = max(A.num_cols, A.num_rows, 1)
-    removed = target * width + source
+    width = max(A.num_cols, A.num_rows)  # square keys: the reverse (source, target) fits too
+    removed = pair_keys(target, source, width, width, check=False)
     if undirected:
-        removed = torch.cat([removed, source * width + target])
+        removed = torch.cat([removed, pair_keys(source, target, width, width, check=False)])
     removed = torch.unique(removed)
     row, col = _coo(A)
-    key = row.long() * width + col.long()
+    key = pair_keys(row, col, width, width, check=False)
     return _filter(A, ~torch.isin(key, removed))
 
 
@@ -195,6 +256,13 @@ def k_hop(A: SparseMatrix, seeds: Tensor, num_hops: int) -> Tensor:
 
     A step from target ``i`` reaches its sources ``A[i, :]`` (the nodes whose messages
     ``i`` receives), so this is the receptive field of ``num_hops`` layers.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, k_hop
+        >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 1, 2], [1, 2, 3]]))  # 0→1→2→3
+        >>> k_hop(A, torch.tensor([3]), 1).tolist(), k_hop(A, torch.tensor([3]), 2).tolist()
+        ([2, 3], [1, 2, 3])
     """
     if A.num_rows != A.num_cols:
         raise ValueError(f"k_hop needs a square matrix, got shape {A.shape}")
@@ -215,7 +283,15 @@ def k_hop(A: SparseMatrix, seeds: Tensor, num_hops: int) -> Tensor:
 
 
 def induced_subgraph(A: SparseMatrix, nodes: Tensor) -> SparseMatrix:
-    """The submatrix on ``nodes`` (relabelled ``0 … len(nodes)-1`` in the given order)."""
+    """The submatrix on ``nodes`` (relabelled ``0 … len(nodes)-1`` in the given order).
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, induced_subgraph
+        >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 0, 1], [1, 2, 2]]))  # 0→1→2, 0→2
+        >>> induced_subgraph(A, torch.tensor([1, 2])).to_dense().tolist()  # keeps the edge 1→2
+        [[0.0, 0.0], [1.0, 0.0]]
+    """
     if A.num_rows != A.num_cols:
         raise ValueError(f"induced_subgraph needs a square matrix, got shape {A.shape}")
     nodes = _check_selection(nodes, A.num_rows, "nodes", A.device)
@@ -229,6 +305,13 @@ def block_diag(matrices: Sequence[SparseMatrix]) -> SparseMatrix:
 
     All matrices must share device, index dtype and value layout (all ``None`` or all with the
     same trailing value shape and dtype).
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, block_diag
+        >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 0, 1], [1, 2, 2]]))  # 0→1→2, 0→2
+        >>> block_diag([A, SparseMatrix.eye(1)]).to_dense().tolist()
+        [[0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
     """
     if len(matrices) == 0:
         raise ValueError("block_diag needs at least one matrix")
@@ -273,6 +356,51 @@ def _inverse_power(degree: Tensor, exponent: float) -> Tensor:
     return out.masked_fill(degree == 0, 0.0)
 
 
+def gcn_norm_split(
+    A: SparseMatrix,
+    *,
+    add_self_loops: bool = True,
+    fill_value: float = 1.0,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[SparseMatrix, Tensor | None]:
+    """:func:`gcn_norm` without building a new pattern: ``(Â, d)`` such that
+    ``gcn_norm(A) @ X = spmm(Â, X) + d[:, None] * X``.
+
+    ``Â`` holds ``D̂^{-1/2} A D̂^{-1/2}`` on ``A``'s own structure (its caches, e.g. the CSC
+    needed by backward passes, are shared); ``d`` ``(N,)`` is the normalised weight of the
+    loops :func:`gcn_norm` would add (``fill_value`` where no loop is stored, 0 elsewhere), or
+    ``None`` with ``add_self_loops=False``. Only values are computed, so this is traceable by
+    ``torch.compile`` (no data-dependent sizes), unlike :func:`gcn_norm` with self loops.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, gcn_norm, spmm
+        >>> from gnnkit.sparse.structural import gcn_norm_split
+        >>> U = SparseMatrix.from_edge_index(torch.tensor([[0, 0, 1], [1, 2, 2]])).to_undirected()
+        >>> A_hat, d = gcn_norm_split(U)
+        >>> X = torch.eye(3)
+        >>> torch.allclose(spmm(A_hat, X) + d[:, None] * X, gcn_norm(U).to_dense())
+        True
+    """
+    if A.num_rows != A.num_cols:
+        raise ValueError(f"gcn_norm needs a square matrix, got shape {A.shape}")
+    dtype = A.dtype or dtype
+    weights = _scalar_values(A, dtype)
+    row, col = A.row.long(), A.col.long()
+    degree = torch.zeros(A.num_rows, dtype=dtype, device=A.device).index_add(0, row, weights)
+    loops = None
+    if add_self_loops:
+        # A node gets the fill loop only if it stores none (PyG's add_remaining_self_loops).
+        stored = torch.zeros(A.num_rows, dtype=dtype, device=A.device).index_add(
+            0, row, (row == col).to(dtype)
+        )
+        loops = torch.where(stored == 0, fill_value, 0.0).to(dtype)
+        degree = degree + loops
+    scale = _inverse_power(degree, 0.5)
+    normalized = A.with_values(scale[row] * weights * scale[col])
+    return normalized, None if loops is None else scale * scale * loops
+
+
 def gcn_norm(
     A: SparseMatrix,
     *,
@@ -284,23 +412,37 @@ def gcn_norm(
 
     Self loops are added only where missing (existing loops keep their weight), as in PyG's
     ``gcn_norm``. The degree is the weighted in-degree of each target (row sums of ``Â``).
+    The values come from :func:`gcn_norm_split`; here the added loops become entries.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, gcn_norm
+        >>> U = SparseMatrix.from_edge_index(torch.tensor([[0, 0, 1], [1, 2, 2]])).to_undirected()
+        >>> (gcn_norm(U).to_dense() * 3).round().tolist()  # degree 3 with the loop: every entry 1/3
+        [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     """
-    if A.num_rows != A.num_cols:
-        raise ValueError(f"gcn_norm needs a square matrix, got shape {A.shape}")
-    dtype = A.dtype or dtype
-    B = A.with_values(_scalar_values(A, dtype))
-    if add_self_loops:
-        B = globals()["add_self_loops"](B, fill_value, only_missing=True)
-    weights = _scalar_values(B, dtype)
-    degree = torch.zeros(B.num_rows, dtype=dtype, device=B.device).index_add(
-        0, B.row.long(), weights
+    normalized, diagonal = gcn_norm_split(
+        A, add_self_loops=add_self_loops, fill_value=fill_value, dtype=dtype
     )
-    scale = _inverse_power(degree, 0.5)
-    return B.with_values(scale[B.row.long()] * weights * scale[B.col.long()])
+    if diagonal is None:
+        return normalized
+    has_loop = torch.zeros(A.num_rows, dtype=torch.bool, device=A.device)
+    is_loop = A.row == A.col
+    has_loop[A.row[is_loop].long()] = True
+    # add_self_loops(only_missing=True) appends the missing loops in increasing node order.
+    return globals()["add_self_loops"](normalized, diagonal[~has_loop], only_missing=True)
 
 
 def row_normalize(A: SparseMatrix, *, dtype: torch.dtype = torch.float32) -> SparseMatrix:
-    """``D^{-1} A``: each row's values sum to 1 (empty rows stay empty)."""
+    """``D^{-1} A``: each row's values sum to 1 (empty rows stay empty).
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, row_normalize
+        >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 0, 1], [1, 2, 2]]))  # 0→1→2, 0→2
+        >>> row_normalize(A).to_dense().tolist()  # rows sum to 1 (the empty row stays empty)
+        [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.5, 0.5, 0.0]]
+    """
     dtype = A.dtype or dtype
     weights = _scalar_values(A, dtype)
     degree = torch.zeros(A.num_rows, dtype=dtype, device=A.device).index_add(
@@ -314,6 +456,13 @@ def sym_normalize(A: SparseMatrix, *, dtype: torch.dtype = torch.float32) -> Spa
 
     For a square symmetric ``A`` this is the symmetric normalised adjacency; for a bipartite
     ``M × N`` block it is LightGCN's ``1/√(|N_u| |N_i|)`` weighting.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, sym_normalize
+        >>> U = SparseMatrix.from_edge_index(torch.tensor([[0, 0, 1], [1, 2, 2]])).to_undirected()
+        >>> (sym_normalize(U).to_dense() * 2).round().tolist()  # degree 2: entries 1/√(2·2)
+        [[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0]]
     """
     dtype = A.dtype or dtype
     weights = _scalar_values(A, dtype)
@@ -339,6 +488,15 @@ def bipartite_normalize(
     ``[0, I)``; items become nodes ``U … U+I-1``. The result is
     ``D^{-1/2} [[0, R], [Rᵀ, 0]] D^{-1/2}`` (He et al., SIGIR 2020, eq. 8). Duplicate
     interactions are merged first.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import bipartite_normalize
+        >>> B = bipartite_normalize(torch.tensor([[0, 1], [0, 0]]), num_users=2, num_items=1)
+        >>> B.shape  # users 0, 1 then item 0 as node 2
+        (3, 3)
+        >>> (B.to_dense() ** 2 * 2).round().tolist()  # entries 1/√(1·2)
+        [[0.0, 0.0, 1.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0]]
     """
     if (
         not isinstance(interactions, Tensor)

@@ -139,3 +139,43 @@ def test_matmul_operator() -> None:
 def test_eye() -> None:
     x = torch.randn(3, 2)
     assert torch.equal(SparseMatrix.eye(3) @ x, x)
+
+
+def test_shape_accepts_numpy_and_0d_tensor_sizes() -> None:
+    import numpy as np
+
+    edge_index = torch.tensor([[0, 1], [1, 2]])
+    for shape in (edge_index.max() + 1, np.int64(3), np.array(3), (np.int32(3), torch.tensor(3)),
+                  torch.tensor([3, 3]), np.array([3, 3]), [3, 3]):
+        assert SparseMatrix.from_edge_index(edge_index, shape=shape).shape == (3, 3)
+    row, col = edge_index
+    assert SparseMatrix.from_coo(row, col, shape=(np.int64(2), torch.tensor(4))).shape == (2, 4)
+    rowptr = torch.tensor([0, 1, 2])
+    assert SparseMatrix(rowptr, torch.tensor([0, 1]), shape=torch.tensor(2)).shape == (2, 2)
+    assert SparseMatrix.eye(torch.tensor(3)).shape == (3, 3)
+
+
+@pytest.mark.parametrize("shape", [3.0, True, (3, 2.5), (3, True), "3"])
+def test_shape_rejects_floats_and_bools(shape: object) -> None:
+    with pytest.raises(TypeError, match="shape entries must be integers"):
+        SparseMatrix.from_edge_index(torch.tensor([[0], [1]]), shape=shape)  # type: ignore[arg-type]
+
+
+def test_shape_rejects_float_tensors_and_numpy_bools() -> None:
+    import numpy as np
+
+    for shape in (torch.tensor(3.0), np.float64(3), np.True_, torch.tensor(True)):
+        with pytest.raises(TypeError, match="shape entries must be integers"):
+            SparseMatrix.from_edge_index(torch.tensor([[0], [1]]), shape=shape)
+
+
+def test_implausible_inferred_size_asks_for_an_explicit_shape() -> None:
+    huge = torch.tensor([[0], [1 << 40]])
+    with pytest.raises(ValueError, match=r"implausible .* pass shape= explicitly"):
+        SparseMatrix.from_edge_index(huge)
+    with pytest.raises(ValueError, match="implausible"):
+        SparseMatrix.from_coo(torch.tensor([0]), torch.tensor([1 << 40]))
+    # an explicit shape is never refused; large but plausible inferred sizes are accepted
+    A = SparseMatrix.from_coo(torch.tensor([0]), torch.tensor([1 << 40]), shape=(1, (1 << 40) + 1))
+    assert A.shape == (1, (1 << 40) + 1)
+    assert SparseMatrix.from_edge_index(torch.tensor([[0], [999_999]])).shape == (10**6, 10**6)

@@ -27,6 +27,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..index import (
+    expand_ranges,
+    index_from_counts,
+    index_from_ptr,
+    pair_keys,
+    ptr_from_index,
+    split_keys,
+)
+
 __all__ = [
     "edge_softmax",
     "edge_softmax_backward",
@@ -55,8 +64,7 @@ def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
 
 def _row_of_edges(rowptr: Tensor) -> Tensor:
     """COO row index of each stored entry, int64, from a CSR row pointer."""
-    counts = (rowptr[1:] - rowptr[:-1]).long()
-    return torch.repeat_interleave(torch.arange(counts.numel(), device=rowptr.device), counts)
+    return index_from_ptr(rowptr, dtype=torch.long, check=False)
 
 
 def _messages(col: Tensor, values: Tensor | None, x: Tensor) -> Tensor:
@@ -255,7 +263,6 @@ def intersect_rows(
     ``(ptr, common)`` in CSR form: the common columns of pair ``k`` are
     ``common[ptr[k]:ptr[k+1]]`` in increasing order. Cost ``O(Σ_k deg(left_k) + deg(right_k))``.
     """
-    device = col.device
     index_dtype = col.dtype
     left = left.long()
     right = right.long()
@@ -264,29 +271,21 @@ def intersect_rows(
     len_l, len_r = end_l - start_l, end_r - start_r
     # Gather both neighbour lists of every pair, tag each entry with its pair, then keep the
     # entries of the left list that also occur in the right list of the same pair.
-    pair_l = torch.repeat_interleave(torch.arange(left.numel(), device=device), len_l)
-    pair_r = torch.repeat_interleave(torch.arange(right.numel(), device=device), len_r)
-    offset_l = torch.arange(pair_l.numel(), device=device) - torch.repeat_interleave(
-        torch.cumsum(len_l, 0) - len_l, len_l
-    )
-    offset_r = torch.arange(pair_r.numel(), device=device) - torch.repeat_interleave(
-        torch.cumsum(len_r, 0) - len_r, len_r
-    )
-    cols_l = col[start_l[pair_l] + offset_l].long()
-    cols_r = col[start_r[pair_r] + offset_r].long()
+    pair_l = index_from_counts(len_l, check=False)
+    pair_r = index_from_counts(len_r, check=False)
+    cols_l = col[expand_ranges(start_l, len_l, total=pair_l.numel(), check=False)].long()
+    cols_r = col[expand_ranges(start_r, len_r, total=pair_r.numel(), check=False)].long()
     # Keys (pair, column) are sorted because pairs are consecutive and rows are sorted.
     width = 1 + max(int(c.max()) if c.numel() else 0 for c in (cols_l, cols_r))
-    key_l = pair_l * width + cols_l
-    key_r = pair_r * width + cols_r
+    key_l = pair_keys(pair_l, cols_l, left.numel(), width, check=False)
+    key_r = pair_keys(pair_r, cols_r, right.numel(), width, check=False)
     if key_r.numel() == 0:
         found = torch.zeros_like(key_l, dtype=torch.bool)
     else:
         position = torch.searchsorted(key_r, key_l).clamp(max=key_r.numel() - 1)
         found = key_r[position] == key_l
     common = cols_l[found].to(index_dtype)
-    counts = torch.bincount(pair_l[found], minlength=left.numel())
-    ptr = torch.zeros(left.numel() + 1, dtype=index_dtype, device=device)
-    ptr[1:] = torch.cumsum(counts, 0)
+    ptr = ptr_from_index(pair_l[found], left.numel(), dtype=index_dtype, check=False)
     return ptr, common
 
 
@@ -302,25 +301,18 @@ def spspmm_expand(
     ``B``. Values are then ``C.values = segment_sum(A.values[term_a] * B.values[term_b])`` by
     ``term_to_c``, which plain autograd differentiates.
     """
-    device = a_col.device
     index_dtype = a_col.dtype
     num_rows = a_rowptr.numel() - 1
     a_row = _row_of_edges(a_rowptr)
     mid = a_col.long()
     b_len = (b_rowptr[1:] - b_rowptr[:-1]).long()
     terms_per_a = b_len[mid]
-    term_a = torch.repeat_interleave(torch.arange(mid.numel(), device=device), terms_per_a)
-    first = torch.cumsum(terms_per_a, 0) - terms_per_a
-    offset = torch.arange(term_a.numel(), device=device) - torch.repeat_interleave(
-        first, terms_per_a
-    )
-    term_b = b_rowptr[mid].long()[term_a] + offset
+    term_a = index_from_counts(terms_per_a, check=False)
+    term_b = expand_ranges(b_rowptr[mid].long(), terms_per_a, total=term_a.numel(), check=False)
     term_row = a_row[term_a]
     term_col = b_col.long()[term_b]
-    key = term_row * max(num_cols, 1) + term_col
+    key = pair_keys(term_row, term_col, num_rows, num_cols, check=False)
     unique_key, term_to_c = torch.unique(key, sorted=True, return_inverse=True)
-    c_row = torch.div(unique_key, max(num_cols, 1), rounding_mode="floor")
-    c_col = (unique_key - c_row * max(num_cols, 1)).to(index_dtype)
-    c_rowptr = torch.zeros(num_rows + 1, dtype=index_dtype, device=device)
-    c_rowptr[1:] = torch.cumsum(torch.bincount(c_row, minlength=num_rows), 0)
-    return c_rowptr, c_col, term_to_c, term_a, term_b
+    c_row, c_col = split_keys(unique_key, num_cols, check=False)
+    c_rowptr = ptr_from_index(c_row, num_rows, dtype=index_dtype, check=False)
+    return c_rowptr, c_col.to(index_dtype), term_to_c, term_a, term_b

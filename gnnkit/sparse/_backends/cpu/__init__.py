@@ -6,10 +6,11 @@ types accumulate in float32) and int32 or int64 indices. Anything else (other dt
 dtypes, shapes outside the contract) is passed to the reference implementation, so every call
 is answered.
 
-The first call of :func:`is_available` compiles the extension (see :mod:`.build`; tens of
-seconds once, then cached). If that fails, for instance because no C++ compiler is installed,
-it emits one :class:`RuntimeWarning` with the reason and returns ``False`` from then on, and
-the registry uses the reference backend.
+The first call of :func:`is_available` compiles the extension (see :mod:`.build`; about a
+minute once, announced on stderr, then cached); :func:`prepare_backend` triggers it
+explicitly, e.g. before a benchmark starts its clock. If that fails, for instance because
+no C++ compiler is installed, it emits one :class:`RuntimeWarning` with the reason and
+returns ``False`` from then on, and the registry uses the reference backend.
 
 Design (see ``docs/kernels-cpu.md``): every kernel parallelises over its outputs (CSR rows,
 edges, pairs or feature columns), each output is reduced by one thread in CSR order, so
@@ -36,6 +37,7 @@ __all__ = [
     "edge_softmax_backward",
     "intersect_rows",
     "is_available",
+    "prepare_backend",
     "sddmm",
     "segment",
     "spmm",
@@ -90,6 +92,21 @@ def _failure_reason(error: BaseException) -> str:
 def is_available() -> bool:
     """Whether the C++ kernels could be built and loaded here (compiles on the first call)."""
     return _extension() is not None
+
+
+def prepare_backend(device: torch.device | str = "cpu") -> str:
+    """Get the kernel backend for ``device`` ready now and return its name.
+
+    Call it before any timing starts: on CPU the first use compiles gnnkit's C++ kernels
+    (about a minute, once per machine and gnnkit version), which would otherwise be counted
+    in the first timed step. Honours :func:`~gnnkit.sparse.use_backend` and
+    ``GNNKIT_BACKEND``; if the build fails it warns once and returns ``"reference"``, exactly
+    as the first kernel call would. Cheap once done (the result is cached per process).
+    Exported as ``gnnkit.sparse.prepare_backend``.
+    """
+    from .. import resolve_backend  # the registry imports this module lazily
+
+    return resolve_backend(torch.device(device))
 
 
 def supports_device(device: torch.device) -> bool:

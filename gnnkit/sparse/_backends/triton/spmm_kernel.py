@@ -31,6 +31,7 @@ import triton.language as tl
 from torch import Tensor
 from triton.language.standard import _elementwise_max, _elementwise_min, _sum_combine
 
+from ...index import index_from_ptr, ptr_from_counts
 from .. import reference
 from ._runtime import TritonKernel, accumulation_dtype
 
@@ -282,12 +283,9 @@ def gather_reduce(
 
     lengths = (rowptr[1:] - rowptr[:-1]).long()
     pieces_per_row = torch.div(lengths + policy.chunk - 1, policy.chunk, rounding_mode="floor")
-    piece_ptr = torch.zeros(num_rows + 1, dtype=torch.long, device=src.device)
-    torch.cumsum(pieces_per_row, 0, out=piece_ptr[1:])
+    piece_ptr = ptr_from_counts(pieces_per_row, check=False)
     num_pieces = int(piece_ptr[-1])
-    piece_row = torch.repeat_interleave(
-        torch.arange(num_rows, device=src.device), pieces_per_row, output_size=num_pieces
-    )
+    piece_row = index_from_ptr(piece_ptr, total=num_pieces, check=False)
     rank_in_row = torch.arange(num_pieces, device=src.device) - piece_ptr[piece_row]
     row_start = rowptr.long()[piece_row]
     piece_lo = row_start + rank_in_row * policy.chunk
