@@ -14,7 +14,12 @@ the source and ``edge_index[1]`` the target of each edge (PyG's), and ``Graph.ad
 
 from __future__ import annotations
 
-from gnnkit.datasets._errors import DatasetFileError, MissingDatasetFileError
+from gnnkit._ogb_master import OGB_DATASETS, OGBDatasetInfo, ogb_dataset_info
+from gnnkit.datasets._errors import (
+    DamagedDatasetFileError,
+    DatasetFileError,
+    MissingDatasetFileError,
+)
 from gnnkit.datasets._graph import EDGE_SPLIT_NAMES, NODE_SPLIT_NAMES, Graph, GraphDataset
 from gnnkit.datasets.bundled import load_bundled
 from gnnkit.datasets.cache import ChecksumError, DownloadError, data_home
@@ -27,7 +32,6 @@ from gnnkit.datasets.ogb_format import (
     read_ogb_link_property,
     read_ogb_node_property,
 )
-from gnnkit.datasets.ogb_master import OGB_DATASETS, OgbInfo
 from gnnkit.datasets.planetoid import read_planetoid
 from gnnkit.datasets.registry import DATASETS, dataset_status, download, get_spec, load
 from gnnkit.datasets.tu import read_tu
@@ -39,19 +43,21 @@ __all__ = [
     "NODE_SPLIT_NAMES",
     "OGB_DATASETS",
     "ChecksumError",
+    "DamagedDatasetFileError",
     "DatasetFileError",
     "DownloadError",
     "Graph",
     "GraphDataset",
     "Interactions",
     "MissingDatasetFileError",
-    "OgbInfo",
+    "OGBDatasetInfo",
     "data_home",
     "dataset_status",
     "download",
     "get_spec",
     "load",
     "load_bundled",
+    "ogb_dataset_info",
     "read_exp",
     "read_geomgcn",
     "read_geomgcn_splits",

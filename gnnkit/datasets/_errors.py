@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["DatasetFileError", "MissingDatasetFileError"]
+__all__ = ["DamagedDatasetFileError", "DatasetFileError", "MissingDatasetFileError"]
 
 
 class MissingDatasetFileError(FileNotFoundError):
@@ -39,3 +39,17 @@ class DatasetFileError(ValueError):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class DamagedDatasetFileError(DatasetFileError):
+    """A dataset file is truncated or altered: wrong size or checksum, or an incomplete line.
+
+    ``path`` is the damaged file, ``problem`` what is wrong with it and ``remedy`` how to get
+    a good copy back (usually the ``gnnkit datasets download NAME --force`` command).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], problem: str, remedy: str = "") -> None:
+        self.remedy = remedy or "replace it with a fresh copy of the original release"
+        super().__init__(path, f"{problem}; the file is damaged (truncated or altered): "
+                               f"{self.remedy}")
+        self.problem = problem

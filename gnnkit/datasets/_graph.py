@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-if TYPE_CHECKING:  # the sparse core is imported lazily, on first use of ``Graph.adj``
+from gnnkit.sparse.index import expand_ranges, ptr_from_counts
+
+if TYPE_CHECKING:  # SparseMatrix itself is imported on first use of ``Graph.adj``
     from gnnkit.sparse import SparseMatrix
 
 __all__ = ["EDGE_SPLIT_NAMES", "NODE_SPLIT_NAMES", "Graph", "GraphDataset"]
@@ -94,6 +96,32 @@ def _as_node_mask(name: str, split: Any, num_nodes: int) -> Tensor:
     mask = torch.zeros(num_nodes, dtype=torch.bool)
     mask[split.long()] = True
     return mask
+
+
+def _num_classes(metadata: Mapping[str, Any], y: Tensor | None, owner: str) -> int:
+    """The number of classes of a labelled container; the rule of :attr:`Graph.num_classes`."""
+    recorded = metadata.get("num_classes")
+    if isinstance(recorded, int) and not isinstance(recorded, bool):
+        if recorded >= 1:
+            return recorded
+        raise ValueError(
+            f"{owner} is not a classification dataset (metadata num_classes={recorded}, as OGB "
+            "records for regression tasks): it has targets, not classes"
+        )
+    if y is None:
+        raise ValueError(
+            f"{owner} has no labels (y is None), so it has no num_classes; load a labelled "
+            "dataset or build it with y=..."
+        )
+    if y.is_floating_point() or y.is_complex():
+        raise ValueError(
+            f"{owner} has floating-point targets y ({y.dtype}), i.e. regression: it has no "
+            "num_classes; store integer class labels, or set metadata['num_classes']"
+        )
+    if y.dim() > 1 and y.shape[-1] > 1:
+        return int(y.shape[-1])  # multi-label: one binary class per column
+    labelled = y[y >= 0] if y.dtype != torch.bool else y.long()
+    return int(labelled.max()) + 1 if labelled.numel() else 0
 
 
 def _shape(tensor: Tensor | None) -> str:
@@ -181,6 +209,48 @@ class Graph:
     def name(self) -> str | None:
         """``metadata["name"]`` if present."""
         return self.metadata.get("name")
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes of a node- or graph-classification graph (as PyG's ``Data``).
+
+        The rule, first match wins:
+
+        1. ``metadata["num_classes"]`` when the reader recorded it (Planetoid, geom-gcn, TU,
+           OGB); a recorded value below 1 (OGB's ``-1`` for regression) raises.
+        2. Integer labels with one value per row (``y`` of shape ``(N,)`` or ``(N, 1)``):
+           ``max(y) + 1``; negative values (an "unlabelled" marker) are ignored.
+        3. Integer or bool labels of shape ``(N, T)`` with ``T > 1``: ``T`` (multi-label, one
+           binary class per column).
+
+        Raises:
+            ValueError: no labels (``y`` is ``None``), floating-point targets (regression), or
+                a recorded non-positive ``num_classes``.
+        """
+        return _num_classes(self.metadata, self.y,
+                            f"graph {self.name!r}" if self.name else "this graph")
+
+    def to(self, device: torch.device | str, *, non_blocking: bool = False) -> Graph:
+        """A new :class:`Graph` with every tensor on ``device`` (the original is untouched).
+
+        Moves ``edge_index``, ``x``, ``edge_attr``, ``y`` and every node and edge split;
+        ``num_nodes`` and ``metadata`` are kept. Tensors already on ``device`` are shared, not
+        copied (``Tensor.to`` semantics). The cached :attr:`adj` is rebuilt on first use.
+        """
+        target = torch.device(device)
+
+        def move(tensor: Tensor | None) -> Tensor | None:
+            return None if tensor is None else tensor.to(target, non_blocking=non_blocking)
+
+        return dataclasses.replace(
+            self,
+            edge_index=move(self.edge_index),
+            x=move(self.x),
+            edge_attr=move(self.edge_attr),
+            y=move(self.y),
+            node_splits={k: move(v) for k, v in self.node_splits.items()},
+            edge_splits={k: move(v) for k, v in self.edge_splits.items()},
+        )
 
     @property
     def train_mask(self) -> Tensor | None:
@@ -465,6 +535,13 @@ class GraphDataset(Sequence[Graph]):
 
     # ------------------------------------------------------------------ facts
     @property
+    def num_classes(self) -> int:
+        """Number of graph classes; the same rule as :attr:`Graph.num_classes` applied to the
+        dataset's ``metadata`` and ``y`` (``(G,)`` labels give ``max(y) + 1``)."""
+        return _num_classes(self.metadata, self.y,
+                            f"dataset {self.name!r}" if self.name else "this dataset")
+
+    @property
     def num_nodes(self) -> Tensor:
         """``(G,)`` ``int64`` node count of every graph."""
         return self.node_ptr[1:] - self.node_ptr[:-1]
@@ -487,12 +564,12 @@ class GraphDataset(Sequence[Graph]):
             raise IndexError(f"subset index out of range for {num_graphs} graphs")
         index = index % max(num_graphs, 1)
         node_counts, edge_counts = self.num_nodes[index], self.num_edges[index]
-        node_take = _ranges(self.node_ptr[index], node_counts)
-        edge_take = _ranges(self.edge_ptr[index], edge_counts)
+        node_take = expand_ranges(self.node_ptr[index], node_counts)
+        edge_take = expand_ranges(self.edge_ptr[index], edge_counts)
         return GraphDataset(
             edge_index=self.edge_index[:, edge_take],
-            node_ptr=_ptr_from_counts(node_counts),
-            edge_ptr=_ptr_from_counts(edge_counts),
+            node_ptr=ptr_from_counts(node_counts),
+            edge_ptr=ptr_from_counts(edge_counts),
             x=None if self.x is None else self.x[node_take],
             edge_attr=None if self.edge_attr is None else self.edge_attr[edge_take],
             y=None if self.y is None else self.y[index],
@@ -535,8 +612,8 @@ class GraphDataset(Sequence[Graph]):
             y = torch.cat([g.y for g in graphs], dim=0)  # type: ignore[misc]
         return cls(
             edge_index=torch.cat([g.edge_index for g in graphs], dim=1),
-            node_ptr=_ptr_from_counts(node_counts),
-            edge_ptr=_ptr_from_counts(edge_counts),
+            node_ptr=ptr_from_counts(node_counts),
+            edge_ptr=ptr_from_counts(edge_counts),
             x=cat("x"),
             edge_attr=cat("edge_attr"),
             y=y,
@@ -564,19 +641,3 @@ class GraphDataset(Sequence[Graph]):
         if self.name:
             parts.insert(0, f"name={self.name!r}")
         return f"GraphDataset({', '.join(parts)})"
-
-
-def _ptr_from_counts(counts: Tensor) -> Tensor:
-    ptr = torch.zeros(counts.numel() + 1, dtype=torch.long)
-    torch.cumsum(counts, 0, out=ptr[1:])
-    return ptr
-
-
-def _ranges(starts: Tensor, counts: Tensor) -> Tensor:
-    """Concatenation of ``arange(s, s + c)`` for every (s, c), vectorised."""
-    total = int(counts.sum())
-    if total == 0:
-        return torch.zeros(0, dtype=torch.long)
-    offsets = _ptr_from_counts(counts)[:-1]
-    owner = torch.repeat_interleave(torch.arange(counts.numel()), counts)
-    return starts[owner] + torch.arange(total) - offsets[owner]

@@ -18,10 +18,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gnnkit.datasets._errors import DatasetFileError, MissingDatasetFileError
+from gnnkit.datasets._errors import (
+    DamagedDatasetFileError,
+    DatasetFileError,
+    MissingDatasetFileError,
+)
+from gnnkit.datasets._integrity import incomplete_last_line
 
 __all__ = [
     "check_index_range",
+    "check_last_line",
     "read_auto_table",
     "read_int_lists",
     "read_table",
@@ -55,6 +61,20 @@ def _open_text_bytes(path: Path) -> bytes:
         raise DatasetFileError(path, f"cannot read file ({error})") from error
 
 
+def check_last_line(path: Path, content: bytes, remedy: str = "") -> None:
+    """Raise :class:`DamagedDatasetFileError` if ``content`` (of ``path``) ends mid-line.
+
+    For formats whose files always end with a newline, a missing final newline means the
+    file was cut short (an interrupted download or copy); ``remedy`` says how to get it back.
+    """
+    if incomplete_last_line(content):
+        last = content[content.rfind(b"\n") + 1:][:40].decode("ascii", errors="replace")
+        raise DamagedDatasetFileError(
+            path, f"the last line {last!r} is incomplete (the file does not end with a "
+                  "newline, as this format always does)", remedy,
+        )
+
+
 def read_table(
     path: str | os.PathLike[str],
     *,
@@ -63,6 +83,8 @@ def read_table(
     delimiter: str | None = ",",
     skip_header: int = 0,
     why: str = "",
+    final_newline: bool = False,
+    remedy: str = "",
 ) -> np.ndarray:
     """Read a rectangular numeric table (``.csv``, ``.csv.gz``, ``.txt``) into a 2-D array.
 
@@ -73,6 +95,10 @@ def read_table(
         delimiter: column separator; ``None`` means any whitespace.
         skip_header: number of leading lines to skip.
         why: what the file is for (used in the missing-file message).
+        final_newline: the format always ends files with a newline; a file that does not is
+            reported as truncated (:class:`DamagedDatasetFileError`, message ending with
+            ``remedy``).
+        remedy: how to get a good copy (e.g. the re-download command).
 
     Returns:
         An array of shape ``(rows, num_columns)``; an empty file gives ``(0, num_columns)``.
@@ -85,6 +111,8 @@ def read_table(
     """
     path = require_file(path, why)
     content = _open_text_bytes(path)
+    if final_newline:
+        check_last_line(path, content, remedy)
     if not content.strip():
         return np.zeros((0, num_columns or 0), dtype=dtype)
     try:
@@ -145,15 +173,22 @@ def read_auto_table(
     return np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
 
 
-def read_int_lists(path: str | os.PathLike[str], *, why: str = "") -> list[np.ndarray]:
+def read_int_lists(
+    path: str | os.PathLike[str], *, why: str = "", final_newline: bool = False,
+    remedy: str = "",
+) -> list[np.ndarray]:
     """Read a whitespace-separated file of integer rows of varying length.
 
     Returns one int64 array per non-empty line, in file order (used by the LightGCN
     ``user item item ...`` format). A non-integer token raises :class:`DatasetFileError` with
-    the 1-based line number.
+    the 1-based line number; with ``final_newline``, a file whose last line lacks its newline
+    raises :class:`DamagedDatasetFileError` (see :func:`read_table`).
     """
     path = require_file(path, why)
-    text = _open_text_bytes(path).decode("ascii", errors="replace")
+    content = _open_text_bytes(path)
+    if final_newline:
+        check_last_line(path, content, remedy)
+    text = content.decode("ascii", errors="replace")
     rows: list[np.ndarray] = []
     for line_number, line in enumerate(text.splitlines(), start=1):
         tokens = line.split()

@@ -35,6 +35,7 @@ import torch
 from gnnkit.datasets._errors import DatasetFileError
 from gnnkit.datasets._graph import Graph
 from gnnkit.datasets._io import require_file
+from gnnkit.sparse.index import index_from_ptr, ptr_from_index
 
 __all__ = ["BUNDLED_DATASETS", "bundled_path", "load_bundled", "read_bundle", "write_bundle"]
 
@@ -67,7 +68,7 @@ def write_bundle(graph: Graph, path: str | os.PathLike[str]) -> Path:
         "format_version": np.asarray(BUNDLE_FORMAT_VERSION, dtype=np.int64),
         "num_nodes": np.asarray(graph.num_nodes, dtype=np.int64),
         "edge_index": graph.edge_index.numpy().astype(np.int32),
-        "x_indptr": np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=x.shape[0]))]),
+        "x_indptr": ptr_from_index(rows, x.shape[0]),
         "x_indices": cols.astype(np.int32),
         "x_data": x[rows, cols].astype(np.float32),
         "x_shape": np.asarray(x.shape, dtype=np.int64),
@@ -102,7 +103,9 @@ def read_bundle(path: str | os.PathLike[str]) -> Graph:
         num_rows, num_features = (int(v) for v in arrays["x_shape"])
         indptr = arrays["x_indptr"].astype(np.int64)
         x = np.zeros((num_rows, num_features), dtype=np.float32)
-        row_of_entry = np.repeat(np.arange(num_rows), np.diff(indptr))
+        if indptr.shape != (num_rows + 1,):
+            raise ValueError(f"x_indptr has {indptr.size} entries for {num_rows} rows")
+        row_of_entry = index_from_ptr(indptr)
         x[row_of_entry, arrays["x_indices"].astype(np.int64)] = arrays["x_data"]
         splits = {
             key[len("split_") :]: torch.from_numpy(arrays[key].astype(np.int64))

@@ -6,7 +6,12 @@
   [--no-progress]`` -- fetch from the original URLs (or an offline mirror laid out as
   ``<folder>/<path>``), verify checksums, write atomically. Never prompts.
 * ``gnnkit datasets info NAME [--root DIR] [--load]`` -- files, URLs, checksums and cache
-  status; with ``--load`` also read the dataset and print its summary.
+  status (every present file's checksum is verified: a truncated or altered file is listed as
+  ``DAMAGED`` with the problem and the command that re-downloads it); with ``--load`` also
+  read the dataset and print its summary.
+
+``NAME`` is a registry name or a cache-folder alias (``lightgcn-gowalla``), case-insensitive;
+an unknown name gets "did you mean" suggestions.
 
 ``--root`` defaults to ``$GNNKIT_DATA`` or ``~/.cache/gnnkit``.
 """
@@ -19,7 +24,15 @@ from pathlib import Path
 
 from gnnkit.datasets._errors import DatasetFileError, MissingDatasetFileError
 from gnnkit.datasets.cache import ChecksumError, DownloadError, data_home
-from gnnkit.datasets.registry import DATASETS, dataset_status, fetch_dataset, get_spec, load
+from gnnkit.datasets.registry import (
+    DATASETS,
+    damaged_files,
+    dataset_status,
+    fetch_dataset,
+    get_spec,
+    load,
+    redownload_command,
+)
 
 __all__ = ["configure", "run"]
 
@@ -79,19 +92,30 @@ def _info(args: argparse.Namespace) -> int:
     print(f"name:        {spec.name}")
     print(f"description: {spec.description}")
     print(f"format:      {spec.format}    task: {spec.task}")
-    print(f"folder:      {home / spec.folder}    status: {dataset_status(spec.name, home)}")
+    status = dataset_status(spec.name, home, verify=True)
+    print(f"folder:      {home / spec.folder}    status: {status}")
     if spec.homepage:
         print(f"homepage:    {spec.homepage}")
     if spec.archive is not None:
         print(f"archive:     {spec.archive.url} (folder {spec.archive.top_folder}/)")
     if spec.requires:
         print(f"requires:    {', '.join(spec.requires)}")
+    damaged = {path: problem for path, problem in damaged_files(spec.name, home)}
     for remote in spec.files:
-        present = "present" if (home / spec.folder / remote.path).is_file() else "absent "
+        path = home / spec.folder / remote.path
+        present = ("DAMAGED" if path in damaged else
+                   "present" if path.is_file() else "absent ")
         digest = (f"sha256:{remote.sha256}" if remote.sha256
                   else f"git-sha1:{remote.git_sha1}" if remote.git_sha1 else "no checksum")
         size = f"{remote.size} B" if remote.size is not None else "? B"
         print(f"  {present} {remote.path:<34} {size:>12}  {digest}")
+        if path in damaged:
+            print(f"          ^ {damaged[path]}")
+    if status == "damaged":
+        broken = [spec.name] if damaged else [
+            r for r in spec.requires if dataset_status(r, home, verify=True) == "damaged"]
+        for name in broken:
+            print(f"fix:         {redownload_command(name, args.root)}")
     if args.load:
         try:
             print(load(spec.name, args.root))

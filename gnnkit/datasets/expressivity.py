@@ -24,6 +24,13 @@ import torch
 from gnnkit.datasets._errors import DatasetFileError
 from gnnkit.datasets._graph import GraphDataset
 from gnnkit.datasets._io import require_file, unique_sorted
+from gnnkit.sparse.index import (
+    index_from_counts,
+    pair_keys,
+    ptr_from_counts,
+    ptr_from_index,
+    split_keys,
+)
 
 __all__ = ["parse_graph6", "read_exp", "read_graph6"]
 
@@ -71,18 +78,18 @@ def _collate_undirected(
     """Per-graph ``(2, m)`` local pairs -> both directions, unique, sorted by (source,
     target) within each graph; returns local ``edge_index`` and node/edge pointers."""
     counts = np.asarray(sizes, dtype=np.int64)
-    node_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    node_ptr = ptr_from_counts(counts)
     total = max(int(node_ptr[-1]), 1)
     per_graph = np.asarray([pair.shape[1] for pair in pairs], dtype=np.int64)
     local = np.concatenate(pairs, axis=1) if pairs else np.zeros((2, 0), dtype=np.int64)
     offset = np.repeat(node_ptr[:-1], per_graph)
     source = np.concatenate([local[0] + offset, local[1] + offset])
     target = np.concatenate([local[1] + offset, local[0] + offset])
-    keys = unique_sorted(source * total + target)  # graph order is node order: stays grouped
-    source, target = keys // total, keys % total
-    graph_of_node = np.repeat(np.arange(counts.size), counts)
-    owner = graph_of_node[source]
-    edge_ptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=counts.size))])
+    # graph order is node order: keys stay grouped by graph
+    keys = unique_sorted(pair_keys(source, target, total, total))
+    source, target = split_keys(keys, total)
+    owner = index_from_counts(counts)[source]
+    edge_ptr = ptr_from_index(owner, counts.size)
     edge_index = np.stack([source - node_ptr[owner], target - node_ptr[owner]])
     return edge_index.astype(np.int64), node_ptr, edge_ptr.astype(np.int64)
 

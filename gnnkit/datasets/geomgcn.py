@@ -30,6 +30,7 @@ from torch import Tensor
 from gnnkit.datasets._errors import DatasetFileError
 from gnnkit.datasets._graph import Graph
 from gnnkit.datasets._io import check_index_range, read_table, require_file, unique_sorted
+from gnnkit.sparse.index import pair_keys, split_keys
 
 __all__ = [
     "GEOMGCN_NAMES",
@@ -164,8 +165,8 @@ def read_geomgcn_splits(
 
 def coalesce_directed(edges: np.ndarray, num_nodes: int) -> np.ndarray:
     """Unique ``(2, E)`` edges sorted by (source, target); self loops kept."""
-    keys = unique_sorted(edges[0] * num_nodes + edges[1])
-    return np.stack([keys // num_nodes, keys % num_nodes])
+    keys = unique_sorted(pair_keys(edges[0], edges[1], num_nodes, num_nodes))
+    return np.stack(split_keys(keys, num_nodes))
 
 
 def read_geomgcn(

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gnnkit.datasets._errors import DatasetFileError
+from gnnkit.datasets._errors import DamagedDatasetFileError, DatasetFileError
 from gnnkit.datasets._graph import Graph
 from gnnkit.datasets._io import isin_sorted, read_int_lists, read_table, unique_sorted
 
@@ -33,7 +33,7 @@ __all__ = ["LIGHTGCN_NAMES", "Interactions", "read_interaction_file", "read_ligh
 LIGHTGCN_NAMES = {"gowalla": "Gowalla", "yelp2018": "Yelp2018", "amazon-book": "Amazon-Book"}
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class Interactions:
     """Implicit-feedback user-item data with a train/test split (an immutable value).
 
@@ -63,6 +63,15 @@ class Interactions:
                 raise ValueError(f"{name} holds ids outside num_users/num_items")
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
 
+    def __repr__(self) -> str:
+        """Sizes only, e.g. ``Interactions(name='Gowalla', num_users=29858, ...)``."""
+        parts = [f"num_users={self.num_users}", f"num_items={self.num_items}",
+                 f"train={self.train.shape[1]} pairs", f"test={self.test.shape[1]} pairs"]
+        name = self.metadata.get("name")
+        if name:
+            parts.insert(0, f"name={name!r}")
+        return f"Interactions({', '.join(parts)})"
+
     def to_graph(self) -> Graph:
         """The training interactions as an undirected bipartite :class:`Graph`.
 
@@ -82,13 +91,39 @@ class Interactions:
         )
 
 
-def read_interaction_file(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Read one ``user item item ...`` file into parallel ``(users, items)`` int64 arrays."""
+def _remedy(root: Path, name: str | None) -> str:
+    """How to get good LightGCN files back (the download command when the name is known)."""
+    key = (name or root.name).lower().removeprefix("lightgcn-")
+    if key in LIGHTGCN_NAMES:
+        return f"re-download it with `gnnkit datasets download {key} --force`"
+    return "replace it with a fresh copy of the LightGCN release"
+
+
+def read_interaction_file(
+    path: str | os.PathLike[str], *, allow_empty: bool = False, remedy: str = ""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read one ``user item item ...`` file into parallel ``(users, items)`` int64 arrays.
+
+    Raises:
+        MissingDatasetFileError: the file is absent.
+        DamagedDatasetFileError: the last line lacks its newline (LightGCN's files always end
+            with one, so the file was cut short), or -- unless ``allow_empty`` -- the file holds
+            no line at all. ``remedy`` ends the message (how to get a good copy).
+        DatasetFileError: non-integer tokens, negative ids, or lines but not a single
+            (user, item) pair (unless ``allow_empty``).
+    """
     path = Path(path)
-    rows = read_int_lists(path, why="LightGCN interaction file")
+    rows = read_int_lists(path, why="LightGCN interaction file", final_newline=True,
+                          remedy=remedy)
+    if not rows and not allow_empty:
+        raise DamagedDatasetFileError(path, "the file is empty: no (user, item) pairs", remedy)
     if not rows:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     lengths = np.fromiter((row.size - 1 for row in rows), dtype=np.int64, count=len(rows))
+    if not allow_empty and not lengths.any():
+        raise DatasetFileError(
+            path, f"{len(rows)} user line(s) but not a single item: no (user, item) pairs"
+        )
     users = np.repeat(np.fromiter((row[0] for row in rows), np.int64, len(rows)), lengths)
     items = np.concatenate([row[1:] for row in rows])
     if (users.size and users.min() < 0) or (items.size and items.min() < 0):
@@ -96,10 +131,11 @@ def read_interaction_file(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.
     return users, items
 
 
-def _list_length(path: Path) -> int | None:
+def _list_length(path: Path, remedy: str) -> int | None:
     if not path.is_file():
         return None
-    table = read_table(path, num_columns=2, delimiter=None, skip_header=1)
+    table = read_table(path, num_columns=2, delimiter=None, skip_header=1,
+                       final_newline=True, remedy=remedy)
     return int(table.shape[0])
 
 
@@ -109,16 +145,19 @@ def read_lightgcn(root: str | os.PathLike[str], name: str | None = None) -> Inte
     Raises:
         MissingDatasetFileError: ``train.txt`` or ``test.txt`` is absent (the message names it;
             the shared Yelp2018 and Amazon-Book folders lack ``train.txt``).
+        DamagedDatasetFileError: a file is empty or ends mid-line (truncated); the message
+            names it and the command that downloads it again.
         DatasetFileError: non-integer tokens, negative ids, or ids beyond the id lists.
     """
     root = Path(root)
-    train_users, train_items = read_interaction_file(root / "train.txt")
-    test_users, test_items = read_interaction_file(root / "test.txt")
+    remedy = _remedy(root, name)
+    train_users, train_items = read_interaction_file(root / "train.txt", remedy=remedy)
+    test_users, test_items = read_interaction_file(root / "test.txt", remedy=remedy)
     num_users = int(max(train_users.max(initial=-1), test_users.max(initial=-1))) + 1
     num_items = int(max(train_items.max(initial=-1), test_items.max(initial=-1))) + 1
     for list_name, seen, what in (("user_list.txt", num_users, "user"),
                                   ("item_list.txt", num_items, "item")):
-        length = _list_length(root / list_name)
+        length = _list_length(root / list_name, remedy)
         if length is not None and seen > length:
             raise DatasetFileError(
                 root / list_name, f"lists {length} {what}s but the interactions use id {seen - 1}"

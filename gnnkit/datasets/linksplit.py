@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from gnnkit.datasets._graph import Graph
+from gnnkit.sparse.index import pair_keys, split_keys
 
 __all__ = ["ncn_planetoid_split", "negative_sampling", "random_link_split", "undirected_pairs"]
 
@@ -37,8 +38,8 @@ def undirected_pairs(edge_index: Tensor, num_nodes: int) -> Tensor:
     low = torch.minimum(edge_index[0], edge_index[1])
     high = torch.maximum(edge_index[0], edge_index[1])
     keep = low != high
-    keys = torch.unique(low[keep] * num_nodes + high[keep])  # sorted
-    return torch.stack([keys // num_nodes, keys % num_nodes])
+    keys = torch.unique(pair_keys(low[keep], high[keep], num_nodes, num_nodes))  # sorted
+    return torch.stack(split_keys(keys, num_nodes))
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -73,7 +74,7 @@ def negative_sampling(
     forbidden = undirected_pairs(edge_index, num_nodes)
     if exclude is not None and exclude.numel():
         forbidden = undirected_pairs(torch.cat([forbidden, exclude.long()], 1), num_nodes)
-    forbidden_keys = forbidden[0] * num_nodes + forbidden[1]
+    forbidden_keys = pair_keys(forbidden[0], forbidden[1], num_nodes, num_nodes, check=False)
     available = num_nodes * (num_nodes - 1) // 2 - forbidden_keys.numel()
     if num_samples > available:
         raise ValueError(
@@ -85,7 +86,8 @@ def negative_sampling(
         draws = max(2 * needed, 1024)
         a = torch.randint(0, num_nodes, (draws,), generator=generator)
         b = torch.randint(0, num_nodes, (draws,), generator=generator)
-        keys = torch.minimum(a, b) * num_nodes + torch.maximum(a, b)
+        low, high = torch.minimum(a, b), torch.maximum(a, b)
+        keys = pair_keys(low, high, num_nodes, num_nodes, check=False)
         valid = (a != b) & ~torch.isin(keys, forbidden_keys) & ~torch.isin(keys, chosen)
         keys = keys[valid]
         # keep the first occurrence of repeated draws, in draw order
@@ -93,7 +95,7 @@ def negative_sampling(
         first = torch.full((unique.numel(),), keys.numel(), dtype=torch.long)
         first.scatter_reduce_(0, inverse, torch.arange(keys.numel()), reduce="amin")
         chosen = torch.cat([chosen, keys[first.sort().values][:needed]])
-    return torch.stack([chosen // num_nodes, chosen % num_nodes])
+    return torch.stack(split_keys(chosen, num_nodes, check=False))
 
 
 def _split(  # the shared body of both splits: shuffle, cut, sample negatives

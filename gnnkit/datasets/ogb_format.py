@@ -35,11 +35,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gnnkit._ogb_master import OGBDatasetInfo, ogb_dataset_info
 from gnnkit.datasets._errors import DatasetFileError
 from gnnkit.datasets._graph import Graph, GraphDataset
 from gnnkit.datasets._io import check_index_range, read_auto_table, read_table, require_file
 from gnnkit.datasets._safe_pickle import load_torch_file
-from gnnkit.datasets.ogb_master import OgbInfo, ogb_info
+from gnnkit.sparse.index import ptr_from_counts
 
 __all__ = [
     "read_ogb",
@@ -136,8 +137,8 @@ def read_ogb_raw(
         edge_extra = {k: np.repeat(v, 2, axis=0) for k, v in edge_extra.items()}
     return {
         "edge_index": edges,
-        "node_ptr": np.concatenate([[0], np.cumsum(num_node_list)]).astype(np.int64),
-        "edge_ptr": np.concatenate([[0], np.cumsum(edge_counts)]).astype(np.int64),
+        "node_ptr": ptr_from_counts(num_node_list, dtype=torch.int64),
+        "edge_ptr": ptr_from_counts(edge_counts, dtype=torch.int64),
         "node_feat": node_feat,
         "edge_feat": edge_feat,
         "node_extra": node_extra,
@@ -149,15 +150,28 @@ def _tensor(array: np.ndarray | None) -> Tensor | None:
     return None if array is None else torch.from_numpy(np.ascontiguousarray(array))
 
 
-def _check_supported(info: OgbInfo) -> None:
+def _check_supported(info: OGBDatasetInfo) -> None:
     if info.is_hetero or info.binary or info.name == "ogbg-code2":
         kind = "heterogeneous" if info.is_hetero else "binary" if info.binary else "string-label"
         raise ValueError(f"{info.name}: the {kind} OGB layout is not supported by gnnkit yet")
 
 
-def _info(root: Path, name: str | None, level: str) -> OgbInfo:
-    name = name or root.name.replace("_", "-")
-    info = ogb_info(name)
+def _lookup(root: Path, name: str | None) -> OGBDatasetInfo:
+    """The table row of ``name``, or of the folder's name (``ogbg_molbace`` works too)."""
+    if name is not None:
+        return ogb_dataset_info(name)
+    try:
+        return ogb_dataset_info(root.name.replace("_", "-"))
+    except ValueError as error:
+        raise ValueError(
+            f"cannot tell which OGB dataset the folder {str(root)!r} holds from its name; "
+            f"pass name='<official OGB name>' ({error})"
+        ) from None
+
+
+def _info(root: Path, name: str | None, level: str) -> OGBDatasetInfo:
+    info = _lookup(root, name)
+    name = info.name
     if info.level != level:
         raise ValueError(f"{name} is a {info.level}-property dataset, not {level}-property")
     _check_supported(info)
@@ -176,7 +190,7 @@ def _read_index_split(
     return out
 
 
-def _metadata(info: OgbInfo, root: Path, **extra: Any) -> dict[str, Any]:
+def _metadata(info: OGBDatasetInfo, root: Path, **extra: Any) -> dict[str, Any]:
     return {
         "name": info.name,
         "format": f"ogb-{info.level}",
@@ -352,7 +366,7 @@ def read_ogb_link_property(
 def read_ogb(root: str | os.PathLike[str], name: str | None = None) -> Graph | GraphDataset:
     """Read any supported OGB folder, dispatching on the dataset's level."""
     root = Path(root)
-    info = ogb_info(name or root.name.replace("_", "-"))
+    info = _lookup(root, name)
     reader = {
         "node": read_ogb_node_property,
         "link": read_ogb_link_property,

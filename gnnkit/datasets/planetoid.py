@@ -50,6 +50,7 @@ from gnnkit.datasets._errors import DatasetFileError
 from gnnkit.datasets._graph import Graph
 from gnnkit.datasets._io import isin_sorted, read_table, require_file, unique_sorted
 from gnnkit.datasets._safe_pickle import PickledSparseMatrix, load_pickle
+from gnnkit.sparse.index import pair_keys, split_keys
 
 __all__ = ["PLANETOID_NAMES", "PLANETOID_PARTS", "planetoid_file", "read_planetoid"]
 
@@ -104,8 +105,8 @@ def undirected_coalesced(sources: np.ndarray, targets: np.ndarray, num_nodes: in
     keep = sources != targets
     src = np.concatenate([sources[keep], targets[keep]])
     dst = np.concatenate([targets[keep], sources[keep]])
-    keys = unique_sorted(src * num_nodes + dst)
-    return np.stack([keys // num_nodes, keys % num_nodes])
+    keys = unique_sorted(pair_keys(src, dst, num_nodes, num_nodes))
+    return np.stack(split_keys(keys, num_nodes))
 
 
 def read_planetoid(root: str | os.PathLike[str], name: str) -> Graph:
@@ -187,8 +188,8 @@ def read_planetoid(root: str | os.PathLike[str], name: str) -> Graph:
     padded = np.setdiff1d(np.arange(num_known, num_nodes), test_index)
 
     sources, targets = _adjacency_arrays(paths["graph"], graph, num_nodes)
-    raw_pairs = unique_sorted(sources * num_nodes + targets)
-    reverse = targets * num_nodes + sources
+    raw_pairs = unique_sorted(pair_keys(sources, targets, num_nodes, num_nodes))
+    reverse = pair_keys(targets, sources, num_nodes, num_nodes)
     asymmetric = int(np.count_nonzero(~isin_sorted(reverse, raw_pairs)))
     edge_index = undirected_coalesced(sources, targets, num_nodes)
 

@@ -24,8 +24,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gnnkit._ogb_master import OGB_DATASETS
+from gnnkit._suggest import did_you_mean
 from gnnkit.datasets._checksums import CHECKSUMS
-from gnnkit.datasets._errors import DatasetFileError, MissingDatasetFileError
+from gnnkit.datasets._errors import (
+    DamagedDatasetFileError,
+    DatasetFileError,
+    MissingDatasetFileError,
+)
+from gnnkit.datasets._integrity import file_problem
 from gnnkit.datasets.bundled import BUNDLED_DATASETS, load_bundled
 from gnnkit.datasets.cache import (
     ChecksumError,
@@ -38,16 +45,17 @@ from gnnkit.datasets.expressivity import read_exp, read_graph6
 from gnnkit.datasets.geomgcn import read_geomgcn, read_geomgcn_splits
 from gnnkit.datasets.lightgcn import read_lightgcn
 from gnnkit.datasets.ogb_format import read_ogb
-from gnnkit.datasets.ogb_master import OGB_DATASETS
 from gnnkit.datasets.planetoid import PLANETOID_PARTS, read_planetoid
 from gnnkit.datasets.tu import read_tu
 from gnnkit.datasets.zinc import read_zinc
 
 __all__ = [
+    "ALIASES",
     "DATASETS",
     "Archive",
     "DatasetSpec",
     "RemoteFile",
+    "damaged_files",
     "dataset_status",
     "download",
     "get_spec",
@@ -263,6 +271,7 @@ def _spec_list() -> list[DatasetSpec]:
         _planetoid("citeseer", "CiteSeer"),
         _planetoid("pubmed", "PubMed"),
         _planetoid_geomgcn("cora", "Cora"),
+        _planetoid_geomgcn("citeseer", "CiteSeer"),
         _planetoid_geomgcn("pubmed", "PubMed"),
         *(_geomgcn(key, key.capitalize()) for key in
           ("texas", "wisconsin", "cornell", "chameleon", "squirrel", "film")),
@@ -321,12 +330,39 @@ def _spec_list() -> list[DatasetSpec]:
 DATASETS: dict[str, DatasetSpec] = {spec.name.lower(): spec for spec in _spec_list()}
 
 
+def _aliases() -> dict[str, str]:
+    """Cache-folder name -> registry name, for every folder that holds one dataset only.
+
+    Derived from the table: ``planetoid-cora`` -> ``cora``, ``lightgcn-gowalla`` ->
+    ``gowalla``, ``tu-mutag`` -> ``mutag``, ``zinc-subset`` -> ``zinc`` ...; a folder shared by
+    several datasets (``geomgcn-splits-planetoid``) is no alias.
+    """
+    owners: dict[str, list[str]] = {}
+    for key, spec in DATASETS.items():
+        owners.setdefault(spec.folder.lower(), []).append(key)
+    return {folder: keys[0] for folder, keys in owners.items()
+            if len(keys) == 1 and folder not in DATASETS}
+
+
+#: alternative names accepted by :func:`get_spec`, lower case -> registry name
+ALIASES: dict[str, str] = _aliases()
+
+
 def get_spec(name: str) -> DatasetSpec:
-    """The :class:`DatasetSpec` of ``name`` (case-insensitive); ``KeyError`` lists names."""
+    """The :class:`DatasetSpec` of ``name``: a registry name or a cache-folder alias
+    (:data:`ALIASES`, e.g. ``lightgcn-gowalla``), case-insensitive.
+
+    Raises:
+        KeyError: unknown name; the message suggests the closest known names and lists all.
+    """
+    key = name.lower()
+    key = ALIASES.get(key, key)
     try:
-        return DATASETS[name.lower()]
+        return DATASETS[key]
     except KeyError:
-        raise KeyError(f"unknown dataset {name!r}; known: {sorted(DATASETS)}") from None
+        hint = did_you_mean(name, [*DATASETS, *ALIASES])
+        raise KeyError(f"unknown dataset {name!r}.{hint} Known: {sorted(DATASETS)} "
+                       "(`gnnkit datasets list` describes them)") from None
 
 
 # ---------------------------------------------------------------------------- status / load
@@ -334,10 +370,68 @@ def _missing(spec: DatasetSpec, folder: Path) -> list[Path]:
     return [folder / path for path in spec.required_paths if not (folder / path).is_file()]
 
 
-def dataset_status(name: str, home: str | os.PathLike[str] | None = None) -> str:
-    """``"complete"``, ``"partial"``, ``"bundled"`` (not cached, but shipped) or ``"missing"``."""
+def _facts_enforced(spec: DatasetSpec) -> bool:
+    """Whether the recorded sizes/checksums are those of the files a download produces.
+
+    True for datasets fetched file by file and for archives whose members are verified (OGB);
+    false for TU zips, whose members are not proven byte-identical to the recorded copies.
+    """
+    return spec.archive is None or spec.archive.verify_members
+
+
+def damaged_files(
+    name: str, home: str | os.PathLike[str] | None = None, *, verify: bool = True
+) -> list[tuple[Path, str]]:
+    """``(path, problem)`` for every present file of ``name`` that differs from the original.
+
+    Every present file with a recorded size is ``stat``-ed; with ``verify`` its checksum is
+    compared too, computed once per file version (cached by path, size and mtime). Absent
+    files are not reported here (see :func:`dataset_status`); datasets required by ``name``
+    are not included.
+    """
+    spec = get_spec(name)
+    if not _facts_enforced(spec):
+        return []
+    folder = (Path(home) if home is not None else data_home()) / spec.folder
+    damaged = []
+    for remote in spec.files:
+        path = folder / remote.path
+        if not path.is_file():
+            continue
+        problem = file_problem(path, size=remote.size, sha256=remote.sha256,
+                               git_sha1=remote.git_sha1, verify_digest=verify)
+        if problem is not None:
+            damaged.append((path, problem))
+    return damaged
+
+
+def redownload_command(name: str, home: str | os.PathLike[str] | None = None) -> str:
+    """The shell command that fetches ``name`` again into ``home``, replacing present files."""
+    command = f"gnnkit datasets download {get_spec(name).name} --force"
+    if home is not None and Path(home).expanduser().resolve() != data_home().resolve():
+        command += f" --root {home}"
+    return command
+
+
+def _remedy(name: str, home: Path) -> str:
+    return f"re-download it with `{redownload_command(name, home)}`"
+
+
+def dataset_status(
+    name: str, home: str | os.PathLike[str] | None = None, *, verify: bool = False
+) -> str:
+    """``"complete"``, ``"damaged"``, ``"partial"``, ``"bundled"`` or ``"missing"``.
+
+    ``"damaged"``: a present file (of ``name`` or of a dataset it requires) has another size
+    than the original -- or, with ``verify``, another checksum (:func:`damaged_files`).
+    ``"bundled"``: not in the cache, but shipped with the package (Cora).
+    """
     spec = get_spec(name)
     home = Path(home) if home is not None else data_home()
+    if damaged_files(spec.name, home, verify=verify) or any(
+        dataset_status(r, home, verify=verify) == "damaged" for r in spec.requires
+    ):
+        return "damaged"
     missing = _missing(spec, home / spec.folder)
     if not missing and all(dataset_status(r, home) == "complete" for r in spec.requires):
         return "complete"
@@ -363,6 +457,7 @@ def load(
     download: bool = False,
     mirror: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
+    verify: bool = True,
 ) -> Any:
     """Load dataset ``name`` and return what its reader returns (a :class:`Graph`,
     :class:`GraphDataset`, :class:`Interactions` or a dict of them).
@@ -374,10 +469,21 @@ def load(
         download: fetch missing files (original URLs, or ``mirror``) before reading.
         mirror: local directory or URL laid out as ``<folder>/<path>`` to download from.
         progress: progress bar on stderr (default: when stderr is a terminal).
+        verify: compare every file's checksum with the original's (hashed once per file
+            version and cached, see :func:`damaged_files`); ``False`` keeps only the size
+            check -- for a deliberately edited copy, pass ``False`` and expect size errors
+            only if the size changed too.
 
     Without ``root`` and with the files absent, a bundled dataset (``cora``) is returned from
     the package. Otherwise missing files raise :class:`MissingDatasetFileError` naming the
     first one and the command that fetches it.
+
+    Raises:
+        MissingDatasetFileError: a required file is absent.
+        DamagedDatasetFileError: a file is truncated or altered (size, checksum, or a format
+            check of the reader such as a last line without its newline); the message names
+            the file, the problem and the re-download command.
+        DatasetFileError: a file is malformed in another way.
     """
     spec = get_spec(name)
     folder, home = _resolve(spec, Path(root) if root is not None else None)
@@ -396,7 +502,15 @@ def load(
             f"{spec.name}: run `gnnkit datasets download {spec.name}` or call "
             f"load({spec.name!r}, download=True)",
         )
-    return spec.reader(folder, home)
+    for owner in (spec.name, *spec.requires):
+        for path, problem in damaged_files(owner, home, verify=verify)[:1]:
+            raise DamagedDatasetFileError(path, problem, _remedy(owner, home))
+    try:
+        return spec.reader(folder, home)
+    except DamagedDatasetFileError as error:  # a reader's format check: name the exact command
+        owner = next((r for r in spec.requires
+                      if (home / get_spec(r).folder) in error.path.parents), spec.name)
+        raise DamagedDatasetFileError(error.path, error.problem, _remedy(owner, home)) from None
 
 
 # ---------------------------------------------------------------------------- download
@@ -490,7 +604,7 @@ def fetch_dataset(
         fetch_dataset(required, home=home, mirror=mirror, progress=progress, force=force, log=log)
     folder = home / spec.folder
     if spec.archive is not None and mirror is None:
-        if force or _missing(spec, folder):
+        if force or _missing(spec, folder) or damaged_files(spec.name, home):
             home.mkdir(parents=True, exist_ok=True)
             _fetch_archive(spec, home, progress, log)
         return folder

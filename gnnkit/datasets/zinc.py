@@ -27,6 +27,7 @@ import torch
 from gnnkit.datasets._errors import DatasetFileError
 from gnnkit.datasets._graph import GraphDataset
 from gnnkit.datasets._io import check_index_range, read_table, require_file
+from gnnkit.sparse.index import ptr_from_counts
 
 __all__ = ["read_zinc"]
 
@@ -69,7 +70,7 @@ def read_zinc(root: str | os.PathLike[str]) -> GraphDataset:
         raise DatasetFileError(nodes_path, "graph ids must run 0, 1, 2, ... in order")
     num_graphs = int(graph_of_node[-1]) + 1
     counts = np.bincount(graph_of_node, minlength=num_graphs)
-    node_ptr = np.concatenate([[0], np.cumsum(counts)])
+    node_ptr = ptr_from_counts(counts)
     # lines may list a molecule's atoms in any order: place each by its node id
     local = nodes[:, 1]
     outside = (local < 0) | (local >= counts[graph_of_node])
@@ -110,7 +111,7 @@ def read_zinc(root: str | os.PathLike[str]) -> GraphDataset:
     return GraphDataset(
         edge_index=torch.from_numpy(np.stack([source[order], target[order]])),
         node_ptr=torch.from_numpy(node_ptr.astype(np.int64)),
-        edge_ptr=torch.from_numpy(np.concatenate([[0], np.cumsum(edge_counts)]).astype(np.int64)),
+        edge_ptr=torch.from_numpy(ptr_from_counts(edge_counts).astype(np.int64)),
         x=torch.from_numpy(atom_type[:, None]),
         edge_attr=torch.from_numpy(bond_type[order]),
         y=torch.from_numpy(labels[:, 1].astype(np.float32)),

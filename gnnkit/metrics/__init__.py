@@ -16,9 +16,10 @@ See ``docs/metrics.md`` for formulas, protocols and the OGB compatibility statem
 
 from __future__ import annotations
 
+from gnnkit._ogb_master import OGB_DATASETS, OGBDatasetInfo, ogb_dataset_info
+
 from .classification import accuracy, average_precision, link_roc_auc, roc_auc
 from .evaluator import Evaluator, EvaluatorInputError
-from .ogb_datasets import OGB_DATASETS, OGBDatasetInfo, ogb_dataset_info
 from .ranking import hits_at_k, link_ranks, mrr, ranked_hits_at_k
 from .recsys import ndcg_at_k, precision_at_k, ranking_metrics_at_k, recall_at_k, top_k_items
 from .regression import mae, rmse

@@ -18,9 +18,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gnnkit._ogb_master import OGBDatasetInfo, ogb_dataset_info
+
 from ._validation import as_tensor
 from .classification import accuracy, average_precision, link_roc_auc, roc_auc
-from .ogb_datasets import OGBDatasetInfo, ogb_dataset_info
 from .ranking import hits_at_k, link_ranks
 from .regression import rmse
 from .sequence import subtoken_f1
@@ -78,7 +79,7 @@ class Evaluator:
         """Human-readable description of the ``input_dict`` that :meth:`eval` expects."""
         head = f"==== Expected input format of Evaluator for {self.name}\n"
         metric = _table_metric(self.eval_metric)
-        unit = self.info.kind  # "node" or "graph" where used
+        unit = self.info.level  # "node" or "graph" where used
         if metric == "F1":
             return head + (
                 "{'seq_ref': seq_ref, 'seq_pred': seq_pred}\n"
@@ -86,7 +87,7 @@ class Evaluator:
                 "- seq_pred: list of lists of str, the predicted sub-token sequences\n"
                 "Both lists have one entry per graph; order and repetitions are ignored.\n"
             )
-        if self.info.kind in ("node", "graph"):
+        if self.info.level in ("node", "graph"):
             what = {
                 "rocauc": "scores (higher = positive) for ROC-AUC",
                 "ap": "scores (higher = positive) for average precision",
@@ -100,7 +101,7 @@ class Evaluator:
                 f"where y_pred holds {what}, num_tasks is {self.num_tasks}, and each row is "
                 f"one {unit}.\n"
             )
-            if metric in ("rocauc", "ap", "rmse") and self.info.kind == "graph":
+            if metric in ("rocauc", "ap", "rmse") and self.info.level == "graph":
                 text += "NaN entries of y_true are unlabelled and ignored.\n"
             return head + text
         negatives = (
@@ -141,7 +142,7 @@ class Evaluator:
                 "{'precision': precision, 'recall': recall, 'F1': F1}\n"
                 "- each (float): the set-based sub-token score averaged over graphs\n"
             )
-        if self.info.kind == "link":  # rocauc on ogbl-vessel
+        if self.info.level == "link":  # rocauc on ogbl-vessel
             return head + "{'rocauc': rocauc}\n- rocauc (float): ROC-AUC of positive vs negative\n"
         description = {
             "rocauc": "ROC-AUC",
@@ -170,7 +171,7 @@ class Evaluator:
         try:
             if metric == "F1":
                 return self._eval_f1(input_dict)
-            if self.info.kind == "link":
+            if self.info.level == "link":
                 return self._eval_link(input_dict, metric)
             return self._eval_table(input_dict, metric)
         except EvaluatorInputError:

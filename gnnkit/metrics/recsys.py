@@ -33,6 +33,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from gnnkit.sparse.index import ptr_from_counts
+
 from ._validation import ArrayLike, as_tensor, check_positive_int
 
 __all__ = [
@@ -158,7 +160,7 @@ def _top_k(scores: Tensor, k: int, excluded: Tensor | None) -> Tensor:
     chosen = above | (tied & (torch.cumsum(tied, dim=1) <= still_needed))
     per_row = chosen.sum(dim=1)
     rows, cols = torch.nonzero(chosen, as_tuple=True)  # row-major: cols ascending per row
-    first_of_row = torch.cumsum(per_row, dim=0) - per_row
+    first_of_row = ptr_from_counts(per_row, check=False)[:-1]
     slot = torch.arange(rows.numel(), device=device) - first_of_row[rows]
     items = torch.full((num_users, k), -1, dtype=torch.int64, device=device)
     items[rows, slot] = cols

@@ -1,7 +1,7 @@
-"""OGB layout readers (gnnkit/datasets/ogb_format.py, ogb_master.py, _safe_pickle.py).
+"""OGB layout readers (gnnkit/datasets/ogb_format.py, _safe_pickle.py).
 
 Real folders: ../shared/datasets/ogbl-ddi and ogbg-mol{bace,esol,freesolv} (statistics from
-their SOURCE.txt). Independent references: the ``ogb`` package's master.csv and
+their SOURCE.txt). Independent references: the ``ogb`` package's
 ``read_csv_graph_raw``, and ``torch.load(weights_only=False)`` for the trusted legacy files.
 """
 
@@ -24,7 +24,6 @@ from gnnkit.datasets.ogb_format import (
     read_ogb_link_property,
     read_ogb_node_property,
 )
-from gnnkit.datasets.ogb_master import OGB_DATASETS, ogb_info
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 
@@ -36,54 +35,12 @@ def _need(name: str) -> Path:
     return folder
 
 
-# ---------------------------------------------------------------------------- master table
-def _ogb_master() -> dict[str, dict[str, str]]:
-    pytest.importorskip("ogb")
-    import ogb
-    import pandas as pd
-
-    out = {}
-    for level in ("node", "link", "graph"):
-        path = Path(ogb.__file__).parent / f"{level}proppred" / "master.csv"
-        table = pd.read_csv(path, index_col=0, keep_default_na=False)
-        out.update({name: {k: str(v) for k, v in table[name].items()} for name in table})
-    return out
-
-
-def test_master_table_matches_ogb_package() -> None:
-    reference = _ogb_master()
-    assert set(OGB_DATASETS) == set(reference)
-    for name, row in reference.items():
-        info = ogb_info(name)
-
-        def files(value: tuple[str, ...]) -> str:
-            return ",".join(value) if value else "None"
-
-        assert row["eval metric"] == info.eval_metric, name
-        assert row["task type"] == info.task_type, name
-        assert row["download_name"] == info.download_name, name
-        assert int(row["version"]) == info.version, name
-        assert row["url"] == info.url, name
-        assert row["add_inverse_edge"] == str(info.add_inverse_edge), name
-        assert row["has_node_attr"] == str(info.has_node_attr), name
-        assert row["has_edge_attr"] == str(info.has_edge_attr), name
-        assert row["split"] == info.split, name
-        assert row["additional node files"] == files(info.additional_node_files), name
-        assert row["additional edge files"] == files(info.additional_edge_files), name
-        assert row["binary"] == str(info.binary), name
-        if "is hetero" in row:
-            assert row["is hetero"] == str(info.is_hetero), name
-        if "num tasks" in row:
-            assert int(row["num tasks"]) == info.num_tasks, name
-        if "num classes" in row:
-            assert int(row["num classes"]) == info.num_classes, name
-        if "data type" in row:
-            assert row["data type"] == info.data_type, name
-
-
+# ---------------------------------------------------------------------------- names
 def test_unknown_and_unsupported_names() -> None:
-    with pytest.raises(KeyError, match="known"):
-        ogb_info("ogbn-nope")
+    with pytest.raises(ValueError, match="unknown OGB dataset name 'ogbn-nope'"):
+        read_ogb(Path("/nonexistent"), "ogbn-nope")
+    with pytest.raises(ValueError, match=r"folder '/data/my-copy'.*pass name="):
+        read_ogb_graph_property(Path("/data/my-copy"))
     with pytest.raises(ValueError, match="heterogeneous"):
         read_ogb_node_property(Path("/nonexistent"), "ogbn-mag")
     with pytest.raises(ValueError, match="graph-property dataset, not node"):
@@ -115,6 +72,9 @@ def test_mol_statistics_match_source_txt(name: str) -> None:
     assert torch.equal(everything.sort().values, torch.arange(graphs))  # a partition
     expected_y = torch.int64 if name == "ogbg-molbace" else torch.float32
     assert dataset.y.dtype == expected_y
+    # metadata comes from the one OGB table: regression has no classes (OGB's -1 is None)
+    assert dataset.metadata["num_classes"] == (2 if name == "ogbg-molbace" else None)
+    assert dataset.metadata["eval_metric"] == ("rocauc" if name == "ogbg-molbace" else "rmse")
 
 
 def test_mol_matches_ogb_read_csv_graph_raw() -> None:

@@ -34,7 +34,7 @@ def random_input(name: str, rng: np.random.Generator) -> dict[str, Any]:
             return [TOKENS[i] for i in rng.integers(0, len(TOKENS), size=rng.integers(0, 4))]
 
         return {"seq_ref": [sample() for _ in range(50)], "seq_pred": [sample() for _ in range(50)]}
-    if info.kind == "link":
+    if info.level == "link":
         neg_shape = (200, 30) if metric == "mrr" else (1500,)
         return {
             "y_pred_pos": rng.integers(0, 40, size=200).astype(np.float32),
@@ -44,7 +44,7 @@ def random_input(name: str, rng: np.random.Generator) -> dict[str, Any]:
     assert tasks is not None
     if metric in ("rocauc", "ap"):
         y_true = rng.integers(0, 2, size=(n, tasks)).astype(np.float64)
-        if info.kind == "graph":
+        if info.level == "graph":
             y_true[rng.random((n, tasks)) < 0.3] = np.nan
         y_pred = rng.integers(0, 6, size=(n, tasks)).astype(np.float64)
         return {"y_true": y_true, "y_pred": y_pred}
@@ -84,7 +84,7 @@ def assert_same_output(got: dict[str, Any], expected: dict[str, Any]) -> None:
 def test_eval_matches_ogb_for_every_dataset(name: str) -> None:
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     numpy_input = random_input(name, rng)
-    ours, reference = Evaluator(name), OGB_EVALUATOR[OGB_DATASETS[name].kind](name)
+    ours, reference = Evaluator(name), OGB_EVALUATOR[OGB_DATASETS[name].level](name)
     assert ours.eval_metric == reference.eval_metric
     if hasattr(reference, "num_tasks"):
         assert ours.num_tasks == reference.num_tasks
@@ -106,7 +106,7 @@ def test_eval_matches_ogb_for_every_dataset(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(OGB_DATASETS))
 def test_formats_name_the_same_keys_as_ogb(name: str) -> None:
-    ours, reference = Evaluator(name), OGB_EVALUATOR[OGB_DATASETS[name].kind](name)
+    ours, reference = Evaluator(name), OGB_EVALUATOR[OGB_DATASETS[name].level](name)
     assert (
         ours.expected_input_format.splitlines()[0]
         == reference.expected_input_format.splitlines()[0]
