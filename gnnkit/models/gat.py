@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from gnnkit.nn import GATConv
+from gnnkit.nn import GATConv, GraphLike
 from gnnkit.sparse import SparseMatrix
 
 from ._dropout import feature_dropout
@@ -29,6 +28,11 @@ class GAT(torch.nn.Module):
     both layers' inputs and ``attention_dropout`` on the attention coefficients, as in the paper
     (0.6 and 0.6; Cora: 8 × 8 hidden, 1 output head).
 
+    ``projection_dropout`` (default 0: the paper's text) adds the reference code's third
+    dropout (PetarV-/GAT ``attn_head``, where it equals the input dropout, 0.6) on every head's
+    projected features ``W^h x_j`` before aggregation, in both layers; see
+    :class:`~gnnkit.nn.GATConv`.
+
     Args:
         in_channels: feature width ``F``.
         hidden_channels: features per hidden head.
@@ -37,6 +41,8 @@ class GAT(torch.nn.Module):
         output_heads: output heads ``K_2`` (averaged).
         dropout: dropout on layer inputs.
         attention_dropout: dropout on attention coefficients.
+        projection_dropout: dropout on each head's projected source features before they
+            are aggregated (both layers; the reference code uses ``dropout`` here).
         add_self_loops: let every node attend to itself (the paper does).
 
     Shapes: ``x`` ``(N, F)`` dense or a sparse ``SparseMatrix``, graph ``N × N`` → ``(N, C)``.
@@ -44,12 +50,15 @@ class GAT(torch.nn.Module):
 
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, *,
                  heads: int = 8, output_heads: int = 1, dropout: float = 0.6,
-                 attention_dropout: float = 0.6, add_self_loops: bool = True) -> None:
+                 attention_dropout: float = 0.6, add_self_loops: bool = True,
+                 projection_dropout: float = 0.0) -> None:
         super().__init__()
         self.conv1 = GATConv(in_channels, hidden_channels, heads, dropout=attention_dropout,
-                             add_self_loops=add_self_loops)
+                             add_self_loops=add_self_loops,
+                             projection_dropout=projection_dropout)
         self.conv2 = GATConv(hidden_channels * heads, out_channels, output_heads, concat=False,
-                             dropout=attention_dropout, add_self_loops=add_self_loops)
+                             dropout=attention_dropout, add_self_loops=add_self_loops,
+                             projection_dropout=projection_dropout)
         self.dropout = dropout
 
     def reset_parameters(self) -> None:
@@ -59,7 +68,7 @@ class GAT(torch.nn.Module):
     def first_layer_parameters(self) -> Iterator[torch.nn.Parameter]:
         return self.conv1.parameters()
 
-    def forward(self, x: Tensor | SparseMatrix, graph: Any) -> Tensor:
+    def forward(self, x: Tensor | SparseMatrix, graph: GraphLike) -> Tensor:
         x = F.elu(self.conv1(feature_dropout(x, self.dropout, self.training), graph))
         x = F.dropout(x, p=self.dropout, training=self.training)
         return self.conv2(x, graph)

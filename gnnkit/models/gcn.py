@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import pairwise
-from typing import Any
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from gnnkit.nn import GCNConv
+from gnnkit.nn import GCNConv, GraphLike
 from gnnkit.sparse import SparseMatrix
 
 from ._dropout import feature_dropout
@@ -60,7 +59,7 @@ class GCN(torch.nn.Module):
         """Parameters of the first layer (Kipf & Welling apply weight decay to these only)."""
         return self.convs[0].parameters()
 
-    def forward(self, x: Tensor | SparseMatrix, graph: Any) -> Tensor:
+    def forward(self, x: Tensor | SparseMatrix, graph: GraphLike) -> Tensor:
         for k, conv in enumerate(self.convs):
             x = feature_dropout(x, self.dropout, self.training)
             x = conv(x, graph)

@@ -1,12 +1,14 @@
 """Neural-network layers built on :mod:`gnnkit.sparse` (``nn`` uses ``sparse``, never the reverse).
 
 ``gnnkit.nn.conv`` holds the message-passing layers and aggregations; they are re-exported
-here: ``from gnnkit.nn import GCNConv, GATConv``.
+here: ``from gnnkit.nn import GCNConv, GATConv``. ``GraphLike`` is the type of every layer's
+graph argument; :mod:`gnnkit.nn.inits` holds the weight initialisers all layers use.
 """
 
 from __future__ import annotations
 
+from . import inits
 from .conv import *  # noqa: F403
 from .conv import __all__ as _conv_all
 
-__all__ = list(_conv_all)
+__all__ = [*_conv_all, "inits"]

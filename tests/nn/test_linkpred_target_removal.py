@@ -13,10 +13,10 @@ from gnnkit.nn.linkpred import (
     TargetLinkRemoval,
     contains_links,
     remove_target_links,
-    train_epoch,
     undirected_graph,
 )
 from gnnkit.sparse import SparseMatrix
+from gnnkit.train.link_prediction import train_epoch
 
 
 def dense_of(A: SparseMatrix) -> Tensor:

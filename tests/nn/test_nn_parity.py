@@ -169,6 +169,40 @@ def test_gat_attention_weights_match_pyg() -> None:
     torch.testing.assert_close(attention.values, expected.values)
 
 
+@pytest.mark.parametrize("layer", ["gat", "gatv2"])
+@pytest.mark.parametrize("add_self_loops", [True, False])
+def test_pyg_spelling_return_attention_weights_matches_pyg(layer: str, add_self_loops: bool
+                                                           ) -> None:
+    """``return_attention_weights=True`` (PyG's spelling) gives ``(out, (edge_index, alpha))``
+    with PyG's shapes and the same (edge, α) pairs; gnnkit lists edges in CSR order (by
+    target), PyG lists the input edges first and the added loops last."""
+    graph = random_graph(seed=6)
+    x = _features(graph.num_nodes, 5, 6)
+    torch.manual_seed(0)
+    if layer == "gat":
+        theirs = pyg_nn.GATConv(5, 3, heads=2, add_self_loops=add_self_loops)
+        ours = GATConv(5, 3, heads=2, add_self_loops=add_self_loops)
+    else:
+        theirs = pyg_nn.GATv2Conv(5, 3, heads=2, add_self_loops=add_self_loops)
+        ours = GATv2Conv(5, 3, heads=2, add_self_loops=add_self_loops)
+    ours.load_state_dict(theirs.state_dict())
+    out_theirs, (edge_index_theirs, alpha_theirs) = theirs(x, graph.edge_index,
+                                                           return_attention_weights=True)
+    out_ours, (edge_index_ours, alpha_ours) = ours(x, graph.edge_index,
+                                                   return_attention_weights=True)
+    torch.testing.assert_close(out_ours, out_theirs, atol=1e-5, rtol=1e-5)
+    assert edge_index_ours.shape == edge_index_theirs.shape
+    assert alpha_ours.shape == alpha_theirs.shape
+    assert edge_index_ours.dtype == edge_index_theirs.dtype
+    # Same multiset of (target, source, α): order both by (target, source), stably.
+    mine = SparseMatrix.from_edge_index(edge_index_ours, alpha_ours, shape=graph.num_nodes)
+    expected = SparseMatrix.from_edge_index(edge_index_theirs, alpha_theirs,
+                                            shape=graph.num_nodes)
+    assert torch.equal(mine.rowptr, expected.rowptr)
+    assert torch.equal(mine.col, expected.col)
+    torch.testing.assert_close(mine.values, expected.values, atol=1e-6, rtol=1e-5)
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("options", [{"heads": 3}, {"heads": 2, "concat": False},
                                      {"heads": 2, "share_weights": True},

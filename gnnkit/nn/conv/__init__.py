@@ -1,8 +1,10 @@
 """Message-passing layers, one per module, all on :mod:`gnnkit.sparse`.
 
-Every layer accepts a :class:`gnnkit.sparse.SparseMatrix`, an ``edge_index`` (+ weights) or a
-PyG object (see :func:`~gnnkit.nn.conv.message_passing.as_sparse_matrix`), is a plain
-``torch.nn.Module`` with ``reset_parameters()``, and states its equation and shapes.
+Every layer is a :class:`~gnnkit.nn.conv.message_passing.MessagePassing` (message / aggregate
+/ update, lowered to fused sparse ops), accepts a :data:`GraphLike` — a
+:class:`gnnkit.sparse.SparseMatrix`, an ``edge_index`` (+ weights) or a PyG object (see
+:func:`~gnnkit.nn.conv.message_passing.as_sparse_matrix`) — has ``reset_parameters()``, and
+states its equation and shapes.
 """
 
 from __future__ import annotations
@@ -18,23 +20,33 @@ from .aggr import (
     SumAggregation,
     resolve_aggregation,
 )
-from .gat import GATConv
+from .gat import AttentionOutput, GATConv
 from .gatv2 import GATv2Conv
-from .gcn import GCNConv, gcn_normalize
+from .gcn import GCNConv
 from .gin import GINConv, GINEConv
 from .lg import LGConv
-from .message_passing import GraphInput, MessagePassing, as_sparse_matrix, with_self_loops
+from .message_passing import (
+    GraphCache,
+    GraphInput,
+    GraphLike,
+    MessagePassing,
+    as_sparse_matrix,
+    with_self_loops,
+)
 from .sage import SAGEConv
 
 __all__ = [
     "AGGREGATIONS",
     "Aggregation",
+    "AttentionOutput",
     "GATConv",
     "GATv2Conv",
     "GCNConv",
     "GINConv",
     "GINEConv",
+    "GraphCache",
     "GraphInput",
+    "GraphLike",
     "LCMAggregation",
     "LGConv",
     "MaxAggregation",
@@ -45,7 +57,6 @@ __all__ = [
     "SoftmaxAggregation",
     "SumAggregation",
     "as_sparse_matrix",
-    "gcn_normalize",
     "resolve_aggregation",
     "with_self_loops",
 ]

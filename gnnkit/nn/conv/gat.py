@@ -2,37 +2,74 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TypeAlias
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from gnnkit.sparse import SparseMatrix, edge_softmax, sddmm, spmm
+from gnnkit.sparse import SparseMatrix, edge_softmax, sddmm
 
+from ..inits import glorot, zeros
 from .message_passing import (
+    GraphLike,
     MessagePassing,
     SelfLoopCache,
     as_sparse_matrix,
     check_node_features,
     num_nodes_of,
     pair,
-    project,
 )
+from .message_passing import project as project_features
 
-__all__ = ["GATConv", "glorot_"]
+__all__ = ["AttentionOutput", "GATConv"]
+
+#: What an attention layer returns: the features ``(N_t, ·)``; with ``return_attention=True``
+#: also the attention matrix (values ``(E', H)``); with PyG's
+#: ``return_attention_weights=True`` also ``(edge_index (2, E'), alpha (E', H))`` — or
+#: ``(matrix, alpha)`` when the graph was not given as an ``edge_index``.
+AttentionOutput: TypeAlias = (Tensor | tuple[Tensor, SparseMatrix]
+                              | tuple[Tensor, tuple[Tensor | SparseMatrix, Tensor]])
 
 
-def glorot_(tensor: Tensor) -> Tensor:
-    """Glorot-uniform over the last two dimensions (PyG's ``glorot`` for ``(1, H, C)``)."""
-    bound = math.sqrt(6.0 / (tensor.shape[-2] + tensor.shape[-1]))
-    with torch.no_grad():
-        return tensor.uniform_(-bound, bound)
+def _is_edge_index_input(graph: GraphLike) -> bool:
+    """Whether the user passed edges as an ``edge_index`` (directly, as an ``EdgeIndex`` or in
+    a ``Data``), i.e. PyG would return the attention as ``(edge_index, alpha)``."""
+    if isinstance(graph, Tensor):
+        return graph.layout == torch.strided
+    if isinstance(graph, SparseMatrix) or type(graph).__name__ == "SparseTensor":
+        return False
+    return getattr(graph, "adj_t", None) is None and getattr(graph, "edge_index", None) is not None
 
 
-def attention_graph(graph: Any, shape: tuple[int, int], num_nodes: int | None,
+def attention_output(out: Tensor, attention: SparseMatrix, graph: GraphLike,
+                     return_attention: bool, return_attention_weights: bool | None
+                     ) -> AttentionOutput:
+    """Shape the result of an attention layer for either spelling of the request.
+
+    PyG's ``return_attention_weights=True`` gives ``(out, (edge_index, alpha))`` for an
+    ``edge_index`` input — edges in the attention matrix's CSR order (by target, then source;
+    PyG lists the input edges first and the added loops last) — and ``(out, (A, alpha))``
+    with ``A`` the attention :class:`SparseMatrix` otherwise. gnnkit's
+    ``return_attention=True`` gives ``(out, A)``.
+    """
+    if return_attention_weights and return_attention:
+        raise ValueError("pass either return_attention (gnnkit: returns the attention matrix) "
+                         "or return_attention_weights (PyG: returns (edge_index, alpha)), "
+                         "not both")
+    if return_attention_weights:
+        assert attention.values is not None
+        if _is_edge_index_input(graph):
+            edge_index = torch.stack([attention.col, attention.row])  # PyG: (source; target)
+            return out, (edge_index, attention.values)
+        return out, (attention, attention.values)
+    if return_attention:
+        return out, attention
+    return out
+
+
+def attention_graph(graph: GraphLike, shape: tuple[int, int], num_nodes: int | None,
                     loops: SelfLoopCache | None) -> SparseMatrix:
     """The attention pattern: the input's structure, with stored loops replaced by one loop
     per node when ``loops`` (the layer's cache of that rebuild) is given."""
@@ -56,8 +93,21 @@ class GATConv(MessagePassing):
         \mathbf{x}'^h_i = \sum_{j} \alpha^h_{ij} \mathbf{W}^h \mathbf{x}_j
 
     Heads are concatenated (``concat=True``, output ``H·C``) or averaged (output ``C``), then
-    ``b`` is added. Computed as ``sddmm`` (per-edge ``e``, ``(E, H)``) → ``edge_softmax`` →
-    dropout → one multi-head ``spmm`` with values ``(E, H)`` and features ``(N, H, C)``.
+    ``b`` is added.
+
+    Written on :class:`~gnnkit.nn.conv.message_passing.MessagePassing`'s attention contract:
+    :meth:`edge_weights` is ``sddmm`` (per-edge ``e``, ``(E, H)``) → ``edge_softmax`` →
+    dropout, and :meth:`propagate` aggregates with one multi-head ``spmm`` (values ``(E, H)``,
+    features ``(N, H, C)``); :meth:`update` merges the heads.
+
+    ``projection_dropout = p > 0`` adds the reference implementation's extra dropout
+    (PetarV-/GAT, ``utils/layers.py``, ``attn_head``), which the paper's text does not
+    mention: in training, :math:`\mathbf{x}'^h_i = \sum_j \alpha^h_{ij}\,(\mathbf{m}^h_j
+    \odot \mathbf{W}^h \mathbf{x}_j) / (1 - p)` with one Bernoulli(``1 - p``) mask entry
+    per source node, head and channel of the ``(N_s, H, C)`` projected features (shared by
+    all targets), while ``e^h_{ij}`` is still computed from the unmasked projections, as in
+    the reference code. ``p = 0`` (the default) and eval mode are the paper's layer, bit for
+    bit.
 
     Self loops as PyG: existing ones are removed and one loop per node is added
     (``add_self_loops=True``). The rebuilt pattern is kept while the same ``SparseMatrix`` is
@@ -74,6 +124,9 @@ class GATConv(MessagePassing):
         concat: concatenate heads (else average).
         negative_slope: LeakyReLU slope.
         dropout: dropout probability on the attention coefficients (training only).
+        projection_dropout: dropout probability on every head's projected source features
+            ``W^h x_j`` before they are aggregated (training only; the reference code's
+            extra dropout, see above). ``0`` follows the paper's text.
         add_self_loops: see above.
         bias: learn ``b``.
         residual: add a linear projection of the target features to the output.
@@ -83,22 +136,29 @@ class GATConv(MessagePassing):
         Features may also be sparse ``SparseMatrix`` ``(N, F_in)`` (the projection is then
         one ``spmm``).
         With ``return_attention=True`` also returns the attention pattern as a
-        ``SparseMatrix`` with ``(E', H)`` values.
+        ``SparseMatrix`` with ``(E', H)`` values; with PyG's ``return_attention_weights=True``
+        returns ``(out, (edge_index (2, E'), alpha (E', H)))`` (see
+        :func:`attention_output`).
     """
 
     def __init__(self, in_channels: int | tuple[int, int], out_channels: int, heads: int = 1,
                  *, concat: bool = True, negative_slope: float = 0.2, dropout: float = 0.0,
-                 add_self_loops: bool = True, bias: bool = True, residual: bool = False) -> None:
+                 add_self_loops: bool = True, bias: bool = True, residual: bool = False,
+                 projection_dropout: float = 0.0) -> None:
         super().__init__("sum")
         if heads < 1 or out_channels < 1:
             raise ValueError(f"heads and out_channels must be positive, got {heads}, "
                              f"{out_channels}")
+        if not 0.0 <= projection_dropout <= 1.0:
+            raise ValueError(f"projection_dropout must be a probability in [0, 1], got "
+                             f"{projection_dropout}")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.heads = heads
         self.concat = concat
         self.negative_slope = negative_slope
         self.dropout = dropout
+        self.projection_dropout = projection_dropout
         self.add_self_loops = add_self_loops
         self.residual = residual
         width = heads * out_channels
@@ -121,33 +181,67 @@ class GATConv(MessagePassing):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Glorot-uniform weights and attention vectors, zero bias."""
+        """Glorot-uniform weights and attention vectors, zero bias, empty loop cache."""
+        super().reset_parameters()
         for lin in (self.lin, self.lin_src, self.lin_dst, self.res):
             if lin is not None:
-                torch.nn.init.xavier_uniform_(lin.weight)
-        glorot_(self.att_src)
-        glorot_(self.att_dst)
-        if self.bias is not None:
-            torch.nn.init.zeros_(self.bias)
+                glorot(lin.weight)
+        glorot(self.att_src)
+        glorot(self.att_dst)
+        zeros(self.bias)
 
     def _project(self, x_source: Tensor | SparseMatrix, x_target: Tensor | SparseMatrix | None
                  ) -> tuple[Tensor, Tensor | None]:
         H, C = self.heads, self.out_channels
         if self.lin is not None:
-            h_source = project(self.lin, x_source).view(-1, H, C)
+            h_source = project_features(self.lin, x_source).view(-1, H, C)
             if x_target is x_source:
                 return h_source, h_source
             return h_source, (None if x_target is None
-                              else project(self.lin, x_target).view(-1, H, C))
+                              else project_features(self.lin, x_target).view(-1, H, C))
         assert self.lin_src is not None and self.lin_dst is not None
-        h_source = project(self.lin_src, x_source).view(-1, H, C)
+        h_source = project_features(self.lin_src, x_source).view(-1, H, C)
         return h_source, (None if x_target is None
-                          else project(self.lin_dst, x_target).view(-1, H, C))
+                          else project_features(self.lin_dst, x_target).view(-1, H, C))
 
-    def forward(self, x: Tensor | SparseMatrix | tuple[Tensor, Tensor | None], graph: Any, *,
-                num_nodes: int | None = None, size: Sequence[int] | None = None,
-                return_attention: bool = False) -> Tensor | tuple[Tensor, SparseMatrix]:
-        """Node features (or a bipartite pair) → attended features (and the attention)."""
+    def edge_weights(self, A: SparseMatrix, x_source: Tensor, x_target: Tensor | None,
+                     edge_attr: Tensor | None) -> Tensor:
+        """Attention ``α`` ``(E, H)`` from projected ``x_source`` ``(N_s, H, C)`` and
+        ``x_target`` ``(N_t, H, C)``: the two per-node halves of the score are reduced first,
+        so ``sddmm(op="add")`` only adds ``(H,)`` vectors per edge."""
+        if x_target is None:
+            raise ValueError("GATConv needs target features (x_target is None)")
+        score_source = (x_source * self.att_src).sum(-1)  # (N_s, H)
+        score_target = (x_target * self.att_dst).sum(-1)  # (N_t, H)
+        scores = F.leaky_relu(sddmm(A, score_target, score_source, "add"), self.negative_slope)
+        return F.dropout(edge_softmax(A, scores), p=self.dropout, training=self.training)
+
+    def update(self, aggregated: Tensor, x_target: Tensor | None) -> Tensor:
+        """``(N_t, H, C)`` → heads concatenated or averaged."""
+        return finish_heads(aggregated, self.concat)
+
+    def _attend(self, A: SparseMatrix, h_source: Tensor, h_target: Tensor | None
+                ) -> tuple[Tensor, SparseMatrix]:
+        """Attention-weighted sum of the projected source features ``(N_s, H, C)`` →
+        ``(update((N_t, H, C)), attention matrix with (E, H) values)``."""
+        if not (self.training and self.projection_dropout > 0.0):
+            # The paper's layer: one propagate (and no RNG draw, so seeded runs of the
+            # default configuration are unchanged by the option's existence).
+            return self.propagate(A, h_source, h_target, return_weights=True)
+        # Reference-code variant. propagate would score and aggregate the same tensor, but the
+        # reference code computes the scores (f_1, f_2) from seq_fts *before* dropping it and
+        # drops only the copy multiplied by the coefficients — so the two are separate here.
+        # Same ops as propagate's fused path otherwise (GATConv keeps the linear message).
+        attention = A.with_values(self.edge_weights(A, h_source, h_target, None))
+        values = F.dropout(h_source, p=self.projection_dropout, training=True)
+        return self.update(self.aggr_module(attention, values), h_target), attention
+
+    def forward(self, x: Tensor | SparseMatrix | tuple[Tensor, Tensor | None], graph: GraphLike,
+                *, num_nodes: int | None = None, size: Sequence[int] | None = None,
+                return_attention: bool = False,
+                return_attention_weights: bool | None = None) -> AttentionOutput:
+        """Node features (or a bipartite pair) → attended features (and the attention: see
+        :func:`attention_output` for ``return_attention``/``return_attention_weights``)."""
         x_source, x_target = (x, x) if isinstance(x, SparseMatrix) else pair(x)
         x_source = check_node_features("x (source)", x_source, self.source_channels)
         if x_target is not None and x_target is not x_source:
@@ -160,20 +254,16 @@ class GATConv(MessagePassing):
         A = attention_graph(graph, shape, num_nodes,
                             self._loops if self.add_self_loops else None)
         h_source, h_target = self._project(x_source, x_target)
-        score_source = (h_source * self.att_src).sum(-1)  # (N_s, H)
-        if h_target is None:
-            raise ValueError("GATConv needs target features (x_target is None)")
-        score_target = (h_target * self.att_dst).sum(-1)  # (N_t, H)
-        scores = F.leaky_relu(sddmm(A, score_target, score_source, "add"), self.negative_slope)
-        alpha = F.dropout(edge_softmax(A, scores), p=self.dropout, training=self.training)
-        attention = A.with_values(alpha)
-        out = finish_heads(spmm(attention, h_source), self.concat)
+        out, attention = self._attend(A, h_source, h_target)
         if self.res is not None and x_target is not None:
-            out = out + project(self.res, x_target)
+            out = out + project_features(self.res, x_target)
         if self.bias is not None:
             out = out + self.bias
-        return (out, attention) if return_attention else out
+        return attention_output(out, attention, graph, return_attention,
+                                return_attention_weights)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, heads={self.heads}, "
-                f"concat={self.concat}, dropout={self.dropout}")
+                f"concat={self.concat}, dropout={self.dropout}"
+                + (f", projection_dropout={self.projection_dropout}"
+                   if self.projection_dropout else ""))

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from gnnkit.sparse import SparseMatrix, edge_softmax, sddmm, spmm
+from gnnkit.sparse import SparseMatrix, edge_softmax, sddmm
 
-from .gat import attention_graph, finish_heads, glorot_
+from ..inits import glorot, zeros
+from .gat import AttentionOutput, attention_graph, attention_output, finish_heads
 from .message_passing import (
+    GraphLike,
     MessagePassing,
     SelfLoopCache,
     check_features,
@@ -34,9 +35,11 @@ class GATv2Conv(MessagePassing):
         \mathbf{x}'_i = \sum_j \alpha_{ij} \mathbf{W}_l \mathbf{x}_j
 
     (``W_l``, ``W_r`` with biases, as in PyG.) The nonlinearity sits inside the score, so the
-    per-edge ``(E, H, C)`` sum ``W_r x_i + W_l x_j`` is formed with ``sddmm(op="add")``; the
-    aggregation is one multi-head ``spmm``. Self loops, dropout, heads and ``torch.compile``
-    as in :class:`~gnnkit.nn.conv.gat.GATConv`.
+    per-edge ``(E, H, C)`` sum ``W_r x_i + W_l x_j`` is formed with ``sddmm(op="add")`` in
+    :meth:`edge_weights`, followed by ``edge_softmax``; :meth:`propagate` aggregates with one
+    multi-head ``spmm`` (the attention contract of
+    :class:`~gnnkit.nn.conv.message_passing.MessagePassing`). Self loops, dropout, heads and
+    ``torch.compile`` as in :class:`~gnnkit.nn.conv.gat.GATConv`.
 
     Args:
         in_channels: ``F_in`` or ``(F_source, F_target)``.
@@ -51,7 +54,9 @@ class GATv2Conv(MessagePassing):
         residual: add a linear projection of the target features.
 
     Shapes:
-        ``x`` ``(N, F_in)`` or ``((N_s, F_s), (N_t, F_t))`` → ``(N_t, H·C)`` or ``(N_t, C)``.
+        ``x`` ``(N, F_in)`` or ``((N_s, F_s), (N_t, F_t))`` → ``(N_t, H·C)`` or ``(N_t, C)``;
+        ``return_attention``/``return_attention_weights`` as in
+        :class:`~gnnkit.nn.conv.gat.GATConv`.
     """
 
     def __init__(self, in_channels: int | tuple[int, int], out_channels: int, heads: int = 1,
@@ -87,19 +92,32 @@ class GATv2Conv(MessagePassing):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Glorot-uniform weights and attention vector, zero biases."""
+        """Glorot-uniform weights and attention vector, zero biases, empty loop cache."""
+        super().reset_parameters()
         for lin in (self.lin_l, self.lin_r, self.res):
             if lin is not None:
-                torch.nn.init.xavier_uniform_(lin.weight)
-                if lin.bias is not None:
-                    torch.nn.init.zeros_(lin.bias)
-        glorot_(self.att)
-        if self.bias is not None:
-            torch.nn.init.zeros_(self.bias)
+                glorot(lin.weight)
+                zeros(lin.bias)
+        glorot(self.att)
+        zeros(self.bias)
 
-    def forward(self, x: Tensor | tuple[Tensor, Tensor | None], graph: Any, *,
+    def edge_weights(self, A: SparseMatrix, x_source: Tensor, x_target: Tensor | None,
+                     edge_attr: Tensor | None) -> Tensor:
+        """Attention ``α`` ``(E, H)`` from ``W_l x`` ``(N_s, H, C)`` and ``W_r x``
+        ``(N_t, H, C)``."""
+        assert x_target is not None  # forward checks it
+        pre = F.leaky_relu(sddmm(A, x_target, x_source, "add"), self.negative_slope)
+        scores = (pre * self.att).sum(-1)  # (E, H)
+        return F.dropout(edge_softmax(A, scores), p=self.dropout, training=self.training)
+
+    def update(self, aggregated: Tensor, x_target: Tensor | None) -> Tensor:
+        """``(N_t, H, C)`` → heads concatenated or averaged."""
+        return finish_heads(aggregated, self.concat)
+
+    def forward(self, x: Tensor | tuple[Tensor, Tensor | None], graph: GraphLike, *,
                 num_nodes: int | None = None, size: Sequence[int] | None = None,
-                return_attention: bool = False) -> Tensor | tuple[Tensor, SparseMatrix]:
+                return_attention: bool = False,
+                return_attention_weights: bool | None = None) -> AttentionOutput:
         """Node features (or a bipartite pair) → attended features (and the attention)."""
         x_source, x_target = pair(x)
         x_source = check_features("x (source)", x_source, self.source_channels)
@@ -115,16 +133,13 @@ class GATv2Conv(MessagePassing):
             h_target = h_source
         else:
             h_target = self.lin_r(x_target).view(-1, H, C)
-        pre = F.leaky_relu(sddmm(A, h_target, h_source, "add"), self.negative_slope)
-        scores = (pre * self.att).sum(-1)  # (E, H)
-        alpha = F.dropout(edge_softmax(A, scores), p=self.dropout, training=self.training)
-        attention = A.with_values(alpha)
-        out = finish_heads(spmm(attention, h_source), self.concat)
+        out, attention = self.propagate(A, h_source, h_target, return_weights=True)
         if self.res is not None:
             out = out + self.res(x_target)
         if self.bias is not None:
             out = out + self.bias
-        return (out, attention) if return_attention else out
+        return attention_output(out, attention, graph, return_attention,
+                                return_attention_weights)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, heads={self.heads}, "

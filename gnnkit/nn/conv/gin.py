@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from gnnkit.sparse import spmm
-
-from .message_passing import MessagePassing, as_sparse_matrix, node_counts, pair
+from ..inits import reset
+from .message_passing import GraphLike, MessagePassing, as_sparse_matrix, node_counts, pair
 
 __all__ = ["GINConv", "GINEConv"]
 
@@ -24,14 +22,6 @@ def _input_width(nn: torch.nn.Module) -> int:
             return width
     raise ValueError("cannot infer the input width of nn (its first module has no "
                      "in_features/in_channels); GINEConv(edge_dim=...) needs it")
-
-
-def _reset(module: torch.nn.Module) -> None:
-    for child in module.modules():
-        if child is not module and hasattr(child, "reset_parameters"):
-            child.reset_parameters()
-    if hasattr(module, "reset_parameters"):
-        module.reset_parameters()
 
 
 class _GINBase(MessagePassing):
@@ -48,10 +38,16 @@ class _GINBase(MessagePassing):
         self.train_eps = train_eps
 
     def reset_parameters(self) -> None:
-        """Reset ``nn`` (every submodule with ``reset_parameters``) and ``ε``."""
-        _reset(self.nn)
+        """Reset ``nn`` (see :func:`gnnkit.nn.inits.reset`) and ``ε``."""
+        super().reset_parameters()
+        reset(self.nn)
         with torch.no_grad():
             self.eps.fill_(self.initial_eps)
+
+
+    def update(self, aggregated: Tensor, x_target: Tensor | None) -> Tensor:
+        """``h_Θ`` of the aggregate (which already holds the root term ``(1 + ε) x_i``)."""
+        return self.nn(aggregated)
 
 
 class GINConv(_GINBase):
@@ -62,8 +58,9 @@ class GINConv(_GINBase):
         \mathbf{x}'_i = h_{\Theta}\Big((1 + \epsilon)\, \mathbf{x}_i
         + \sum_{j \in \mathcal{N}(i)} \mathbf{x}_j\Big)
 
-    The sum is one fused ``spmm`` over the graph's pattern; edge weights, if any, are ignored
-    (as in PyG's ``GINConv``). Duplicate edges count as many times as they are stored.
+    The sum is one fused :meth:`propagate` (an ``spmm`` over the graph's pattern, with
+    ``1 + ε`` as its root term and ``h_Θ`` as :meth:`update`); edge weights, if any, are
+    ignored (as in PyG's ``GINConv``). Duplicate edges count as many times as they are stored.
 
     Args:
         nn: the network ``h_Θ`` applied to ``(N, F)``.
@@ -78,16 +75,14 @@ class GINConv(_GINBase):
         super().__init__(nn, eps, train_eps)
         self.reset_parameters()
 
-    def forward(self, x: Tensor | tuple[Tensor, Tensor | None], graph: Any, *,
+    def forward(self, x: Tensor | tuple[Tensor, Tensor | None], graph: GraphLike, *,
                 num_nodes: int | None = None, size: Sequence[int] | None = None) -> Tensor:
         """Node features (or a bipartite pair) → ``nn(...)``."""
         x_source, x_target = pair(x)
         A = as_sparse_matrix(graph, shape=node_counts(x_source, x_target, size),
                              num_nodes=num_nodes).matrix.with_values(None)
-        out = spmm(A, x_source)
-        if x_target is not None:
-            out = out + (1 + self.eps) * x_target
-        return self.nn(out)
+        return self.propagate(A, x_source, x_target,
+                              self_weight=None if x_target is None else 1 + self.eps)
 
     def extra_repr(self) -> str:
         return f"eps={self.initial_eps}, train_eps={self.train_eps}"
@@ -128,9 +123,9 @@ class GINEConv(_GINBase):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Reset ``nn``, ``ε`` and the edge-feature projection."""
         super().reset_parameters()
-        if self.lin is not None:
-            self.lin.reset_parameters()
+        reset(self.lin)
 
     def message(self, x_j: Tensor, x_i: Tensor | None, edge_attr: Tensor | None,
                 edge_weight: Tensor | None) -> Tensor:
@@ -143,7 +138,7 @@ class GINEConv(_GINBase):
                              f"{x_j.shape[-1]}; set GINEConv(edge_dim=...)")
         return F.relu(x_j + edge_attr)
 
-    def forward(self, x: Tensor | tuple[Tensor, Tensor | None], graph: Any,
+    def forward(self, x: Tensor | tuple[Tensor, Tensor | None], graph: GraphLike,
                 edge_attr: Tensor | None = None, *, num_nodes: int | None = None,
                 size: Sequence[int] | None = None) -> Tensor:
         """Node features, graph and edge features → ``nn(...)``."""
@@ -155,11 +150,9 @@ class GINEConv(_GINBase):
         features = graph_input.edge_attr
         if features.dim() == 1:
             features = features.unsqueeze(-1)
-        out = self.propagate(graph_input.matrix.with_values(None), x_source, x_target,
-                             edge_attr=features.to(x_source.dtype))
-        if x_target is not None:
-            out = out + (1 + self.eps) * x_target
-        return self.nn(out)
+        return self.propagate(graph_input.matrix.with_values(None), x_source, x_target,
+                              edge_attr=features.to(x_source.dtype),
+                              self_weight=None if x_target is None else 1 + self.eps)
 
     def extra_repr(self) -> str:
         return f"eps={self.initial_eps}, train_eps={self.train_eps}, edge_dim={self.edge_dim}"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from torch import Tensor
 
-from gnnkit.sparse import gcn_norm, spmm
+from gnnkit.sparse import gcn_norm
 
-from .message_passing import MessagePassing, as_sparse_matrix, check_features
+from .message_passing import GraphLike, MessagePassing, as_sparse_matrix, check_features
 
 __all__ = ["LGConv"]
 
@@ -22,8 +20,9 @@ class LGConv(MessagePassing):
         \frac{w_{ji}}{\sqrt{\deg(i)}\sqrt{\deg(j)}} \mathbf{x}_j
 
     with ``deg`` the weighted in-degree (row sum of ``A``; no self loops added), as PyG's
-    ``LGConv``. ``normalize=False`` uses the weights as given. One ``spmm`` per call; the
-    normalisation only rescales values (traceable by ``torch.compile``).
+    ``LGConv``. ``normalize=False`` uses the weights as given. One fused :meth:`propagate`
+    (one ``spmm``) per call; the normalisation (:func:`gnnkit.sparse.gcn_norm` without
+    loops) only rescales values (traceable by ``torch.compile``).
 
     Shapes: ``x`` ``(N, F)``, graph ``N × N``, ``edge_weight`` ``(E,)`` → ``(N, F)``.
     """
@@ -32,7 +31,7 @@ class LGConv(MessagePassing):
         super().__init__("sum")
         self.normalize = normalize
 
-    def forward(self, x: Tensor, graph: Any, edge_weight: Tensor | None = None, *,
+    def forward(self, x: Tensor, graph: GraphLike, edge_weight: Tensor | None = None, *,
                 num_nodes: int | None = None) -> Tensor:
         """``x`` ``(N, F)`` → ``(N, F)``."""
         x = check_features("x", x)
@@ -42,7 +41,7 @@ class LGConv(MessagePassing):
             A = A.with_values(A.values.to(x.dtype))
         if self.normalize:
             A = gcn_norm(A, add_self_loops=False, dtype=x.dtype)
-        return spmm(A, x)
+        return self.propagate(A, x)
 
     def extra_repr(self) -> str:
         return f"normalize={self.normalize}"

@@ -17,27 +17,40 @@ Every layer of :mod:`gnnkit.nn.conv` accepts its graph in one of three forms and
 Edges given as ``edge_index`` are ordered by (target, source) with a stable sort, so duplicates
 keep their relative order and per-edge tensors are permuted the same way.
 
+The type of such a graph argument is :data:`GraphLike`.
+
 Under ``torch.compile(fullgraph=True)`` pass a ready :class:`SparseMatrix` built (and with
 ``A.csc()`` called) outside the compiled region: building a matrix reads index values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeAlias, TypeVar, overload
 
 import torch
 from torch import Tensor
 
-from gnnkit.sparse import SparseMatrix, from_pyg, from_torch_sparse, spmm
+from gnnkit.sparse import (
+    SparseMatrix,
+    from_pyg,
+    from_torch_sparse,
+    pair_keys,
+    ptr_from_index,
+    spmm,
+)
 
-from .aggr import Aggregation, resolve_aggregation
+from .aggr import Aggregation, SumAggregation, resolve_aggregation
 
 __all__ = [
+    "GraphCache",
     "GraphInput",
+    "GraphLike",
+    "HasEdgeIndex",
     "MessagePassing",
     "SelfLoopCache",
+    "SparseTensorLike",
     "as_sparse_matrix",
     "check_features",
     "check_node_features",
@@ -49,6 +62,27 @@ __all__ = [
 ]
 
 Shape = tuple[int, int]
+
+
+class HasEdgeIndex(Protocol):
+    """A graph object carrying an ``edge_index`` ``(2, E)``: PyG's ``Data``/``Batch``, gnnkit's
+    ``Graph``. Its ``edge_weight``/``edge_attr``/``num_nodes`` (or ``adj_t``) are used too."""
+
+    @property
+    def edge_index(self) -> Tensor: ...
+
+
+class SparseTensorLike(Protocol):
+    """``torch_sparse.SparseTensor`` (an ``adj_t``: row = target), read through ``csr()``."""
+
+    def csr(self) -> tuple[Tensor, Tensor, Tensor | None]: ...
+
+
+#: What every layer's ``graph`` argument accepts: a :class:`~gnnkit.sparse.SparseMatrix`
+#: ``(num_targets, num_sources)``; an ``edge_index`` ``(2, E)`` tensor (also PyG's
+#: ``EdgeIndex``) or a torch sparse ``adj_t`` tensor; a PyG ``Data``-like object
+#: (:class:`HasEdgeIndex`); or a ``torch_sparse.SparseTensor`` (:class:`SparseTensorLike`).
+GraphLike: TypeAlias = SparseMatrix | Tensor | HasEdgeIndex | SparseTensorLike
 
 
 @dataclass(frozen=True)
@@ -121,11 +155,10 @@ def _from_edge_index(edge_index: Tensor, shape: Shape | None, edge_weight: Tenso
     if edge_attr is not None:
         edge_attr = _check_per_edge("edge_attr", edge_attr, num_edges, edge_index.device)
     # Stable (target, source) order = the CSR order of the matrix; per-edge data follows it.
-    key = target.long() * max(num_sources, 1) + source.long()
+    # Ranges were checked above, so the index helpers need not read the indices again.
+    key = pair_keys(target, source, num_targets, num_sources, check=False)
     order = torch.sort(key, stable=True).indices
-    sorted_target = target[order]
-    rowptr = torch.zeros(num_targets + 1, dtype=edge_index.dtype, device=edge_index.device)
-    rowptr[1:] = torch.cumsum(torch.bincount(sorted_target.long(), minlength=num_targets), 0)
+    rowptr = ptr_from_index(target[order], num_targets, check=False)
     matrix = SparseMatrix(rowptr, source[order].contiguous(),
                           None if edge_weight is None else edge_weight[order],
                           (num_targets, num_sources))
@@ -133,7 +166,7 @@ def _from_edge_index(edge_index: Tensor, shape: Shape | None, edge_weight: Tenso
 
 
 def as_sparse_matrix(
-    graph: Any,
+    graph: GraphLike,
     *,
     shape: Shape | None = None,
     num_nodes: int | None = None,
@@ -171,7 +204,7 @@ def as_sparse_matrix(
             return as_sparse_matrix(from_torch_sparse(graph), shape=shape,
                                     edge_weight=edge_weight, edge_attr=edge_attr)
         if type(graph).__name__ == "EdgeIndex":  # PyG's EdgeIndex subclasses Tensor
-            graph = graph.as_tensor()
+            graph = graph.as_tensor()  # type: ignore[attr-defined]
         return _from_edge_index(graph, shape, edge_weight, edge_attr)
     kind = type(graph).__name__
     if kind == "SparseTensor":
@@ -208,46 +241,129 @@ def with_self_loops(A: SparseMatrix) -> SparseMatrix:
     return A.with_values(None).remove_self_loops().add_self_loops()
 
 
-class SelfLoopCache:
-    """:func:`with_self_loops` of the last matrix seen, reused while the same structure comes
-    back (full-graph training calls a layer with one matrix every epoch).
+V = TypeVar("V")
 
-    The key is the identity of the matrix's immutable index structure, held by a strong
-    reference, so a hit is always the same graph; the values are dropped anyway. The rebuilt
-    pattern's CSC (needed by backward passes) is computed once, here.
+
+def _map_state(value: Any, fn: Callable[[Tensor], Tensor]) -> Any:
+    """``value`` (a tensor, a :class:`SparseMatrix`, ``None`` or a tuple of them) with ``fn``
+    — the function ``Module._apply`` maps over parameters — applied to every tensor.
+
+    Index tensors keep their dtype (``fn`` only casts floating tensors, except for
+    ``Module.type``, which is ignored for them) but follow a device move.
+    """
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return tuple(_map_state(item, fn) for item in value)
+    if isinstance(value, Tensor):
+        return fn(value)
+    if isinstance(value, SparseMatrix):
+        device = fn(value.rowptr[:1]).device  # where fn sends tensors (probe: one element)
+        moved = value if device == value.device else value.to(device)
+        return moved.with_values(None if value.values is None else fn(value.values))
+    raise TypeError(f"cannot move cached layer state of type {type(value).__name__}")
+
+
+class GraphCache(Generic[V]):
+    """Graph-derived state a layer keeps between calls (a normalised matrix, a pattern with
+    self loops), which must follow the module through ``.to()``, ``.double()``, ``.half()``,
+    ``.cuda()``: :class:`MessagePassing` calls :meth:`apply` from ``Module._apply`` on every
+    :class:`GraphCache` attribute.
+
+    ``key`` identifies the input the value was derived from (compared by identity, held by a
+    strong reference so it cannot be recycled); ``None`` means "any input" (PyG's
+    ``cached=True``: the first graph is used for all later calls). After a device move a keyed
+    entry is dropped (inputs on the new device are new objects anyway); an unkeyed one moves.
     """
 
     __slots__ = ("_key", "_value")
 
     def __init__(self) -> None:
-        self._key: tuple[object, tuple[int, int]] | None = None
-        self._value: SparseMatrix | None = None
+        self._key: object = None
+        self._value: V | None = None
 
-    def __call__(self, A: SparseMatrix) -> SparseMatrix:
-        if self._key is not None and self._key[0] is A.structure and self._key[1] == A.shape:
-            assert self._value is not None
+    def get(self, key: object = None) -> V | None:
+        """The cached value if it was stored under ``key`` (identity), else ``None``."""
+        if self._value is not None and self._key is key:
             return self._value
-        value = with_self_loops(A)
-        value.csc()
-        self._key, self._value = (A.structure, A.shape), value
+        return None
+
+    def put(self, value: V, key: object = None) -> V:
+        """Store ``value`` under ``key`` and return it."""
+        self._key, self._value = key, value
         return value
 
     def clear(self) -> None:
         self._key = self._value = None
 
+    def apply(self, fn: Callable[[Tensor], Tensor]) -> None:
+        """Map ``fn`` over the cached tensors (called by ``Module._apply``)."""
+        if self._value is None:
+            return
+        with torch.no_grad():  # a cast/move of cached state is not part of any model graph
+            moved = _map_state(self._value, fn)
+        first = moved[0] if isinstance(moved, tuple) else moved
+        old = self._value[0] if isinstance(self._value, tuple) else self._value
+        if self._key is not None and first.device != old.device:
+            self.clear()
+        else:
+            self._value = moved
+
+
+class SelfLoopCache(GraphCache[SparseMatrix]):
+    """:func:`with_self_loops` of the last matrix seen, reused while the same structure comes
+    back (full-graph training calls a layer with one matrix every epoch).
+
+    The key is the matrix's immutable index structure (and shape), so a hit is always the
+    same graph; the values are dropped anyway. The rebuilt pattern's CSC (needed by backward
+    passes) is computed once, here.
+    """
+
+    __slots__ = ()
+
+    def __call__(self, A: SparseMatrix) -> SparseMatrix:
+        value = self.get(A.structure)
+        if value is not None and value.shape == A.shape:
+            return value
+        value = with_self_loops(A)
+        value.csc()
+        return self.put(value, A.structure)
+
 
 class MessagePassing(torch.nn.Module):
-    """Base class: ``x'_i = update(⊕_{j ∈ N(i)} message(x_i, x_j, e_ji, w_ji), x_i)``.
+    r"""Base class of every layer in :mod:`gnnkit.nn.conv`:
 
-    Subclasses override :meth:`message` (per-edge messages) and/or :meth:`update`. If
-    :meth:`message` is *not* overridden the message is ``w_ji · x_j``, linear in the source
-    feature, and :meth:`propagate` takes the fused path: one ``spmm`` (or the aggregation's own
-    fused form), never materialising ``(E, F)`` messages. Otherwise messages are gathered per
-    edge (CSR order) and reduced by the aggregation module.
+    .. math::
+        \mathbf{x}'_i = \gamma\Big(\bigoplus_{j \in \mathcal{N}(i)}
+        \phi(\mathbf{x}_i, \mathbf{x}_j, \mathbf{e}_{ji}, w_{ji})
+        \;+\; s_i\,\mathbf{x}_i,\ \mathbf{x}_i\Big)
+
+    with ``φ`` = :meth:`message`, ``⊕`` = the aggregation module ``aggr`` (:meth:`aggregate`),
+    ``γ`` = :meth:`update`, ``w_ji`` = :meth:`edge_weights` (default: the matrix's values)
+    and ``s_i`` an optional root term (``self_weight`` of :meth:`propagate`; sum only).
+
+    **Contract — what a subclass overrides and what** :meth:`propagate` **runs:**
+
+    * *Linear messages* ``φ = w_ji · x_j`` (:meth:`message` not overridden): one fused
+      ``spmm`` of ``A.with_values(w)`` with the source features — no ``(E, F)`` message
+      tensor. ``w`` comes from :meth:`edge_weights`; ``(E,)`` scalars or ``(E, H)`` per head
+      with ``(N, H, C)`` features (a multi-head ``spmm``). GCN, SAGE, GIN, LGConv.
+    * *Attention* is the linear case with computed weights: :meth:`edge_weights` scores the
+      edges with ``sddmm`` and normalises them with ``edge_softmax``; the aggregation is then
+      one ``spmm`` (GAT, GATv2). The weights used can be returned (``return_weights=True``).
+    * *General messages* (:meth:`message` overridden): ``x_j`` (and ``x_i`` if
+      :attr:`message_uses_target`) are gathered per edge in CSR order, ``message`` builds
+      ``(E, ...)`` messages and the aggregation's ``reduce`` combines them (GINE).
+    * :meth:`update` maps the aggregate per node (identity by default).
 
     Args:
         aggr: aggregation name (``"sum"``/``"add"``, ``"mean"``, ``"max"``, ``"min"``,
-            ``"softmax"``) or an :class:`~gnnkit.nn.conv.aggr.Aggregation` module.
+            ``"softmax"``) or an :class:`~gnnkit.nn.conv.aggr.Aggregation` module. An
+            aggregation with a fused ``forward`` (sum/mean/max/min) keeps linear messages
+            fused; others gather.
+
+    Graph-derived state kept across calls must be a :class:`GraphCache` attribute so that it
+    follows the module's device and dtype (``.to()``, ``.double()``, ``.half()``).
     """
 
     #: whether :meth:`message` reads ``x_i`` (the target's feature); saves a gather if not.
@@ -258,41 +374,106 @@ class MessagePassing(torch.nn.Module):
         self.aggr_module = resolve_aggregation(aggr)
 
     def reset_parameters(self) -> None:
-        """Re-initialise learnable parameters (the aggregation's included)."""
+        """Re-initialise learnable parameters (the aggregation's included) and drop caches."""
         self.aggr_module.reset_parameters()
+        for value in vars(self).values():
+            if isinstance(value, GraphCache):
+                value.clear()
+
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> MessagePassing:
+        # Module._apply moves/casts parameters and buffers; cached graphs are neither, so
+        # they are mapped here (else a cached float32 matrix meets float64 weights).
+        super()._apply(fn, recurse)
+        for value in vars(self).values():
+            if isinstance(value, GraphCache):
+                value.apply(fn)
+        return self
+
+    # ------------------------------------------------------------------ the hooks
+    def edge_weights(self, A: SparseMatrix, x_source: Tensor, x_target: Tensor | None,
+                     edge_attr: Tensor | None) -> Tensor | None:
+        """Per-edge weights ``w`` ``(E,)`` or ``(E, H)`` in ``A``'s CSR order (``None`` = all
+        ones). Default: ``A``'s values. Attention layers compute them here."""
+        return A.values
 
     def message(self, x_j: Tensor, x_i: Tensor | None, edge_attr: Tensor | None,
                 edge_weight: Tensor | None) -> Tensor:
-        """Per-edge messages ``(E, F)``: ``w_ji · x_j`` (``x_j`` alone without weights)."""
+        """Per-edge messages ``(E, ...)``: ``w_ji · x_j`` (``x_j`` alone without weights).
+
+        Overriding this switches :meth:`propagate` to the gathered path."""
         if edge_weight is None:
             return x_j
-        return edge_weight.view(-1, *([1] * (x_j.dim() - 1))) * x_j
+        return edge_weight.reshape(*edge_weight.shape, *([1] * (x_j.dim() - edge_weight.dim()))
+                                   ) * x_j
+
+    def aggregate(self, A: SparseMatrix, messages: Tensor) -> Tensor:
+        """Reduce per-edge ``messages`` ``(E, ...)`` into ``(M, ...)`` with ``aggr``."""
+        return self.aggr_module.reduce(A, messages)
 
     def update(self, aggregated: Tensor, x_target: Tensor | None) -> Tensor:
         """Node update after aggregation; identity by default."""
         return aggregated
 
-    def _message_is_linear(self) -> bool:
+    @property
+    def fused(self) -> bool:
+        """Whether :meth:`propagate` runs the fused ``spmm`` path (linear messages)."""
         return type(self).message is MessagePassing.message
 
-    def propagate(self, A: SparseMatrix, x_source: Tensor, x_target: Tensor | None = None,
-                  edge_attr: Tensor | None = None) -> Tensor:
-        """Aggregate messages along the rows of ``A`` ``(M, N)``: ``(N, F) -> (M, F)``.
+    # ------------------------------------------------------------------ propagate
+    @overload
+    def propagate(self, A: SparseMatrix, x_source: Tensor, x_target: Tensor | None = ...,
+                  edge_attr: Tensor | None = ..., *, self_weight: Tensor | float | None = ...,
+                  return_weights: Literal[False] = ...) -> Tensor: ...
 
-        ``edge_attr`` is per-entry in ``A``'s CSR order; ``A``'s values are the edge weights.
+    @overload
+    def propagate(self, A: SparseMatrix, x_source: Tensor, x_target: Tensor | None = ...,
+                  edge_attr: Tensor | None = ..., *, self_weight: Tensor | float | None = ...,
+                  return_weights: Literal[True]) -> tuple[Tensor, SparseMatrix]: ...
+
+    def propagate(self, A: SparseMatrix, x_source: Tensor, x_target: Tensor | None = None,
+                  edge_attr: Tensor | None = None, *, self_weight: Tensor | float | None = None,
+                  return_weights: bool = False) -> Tensor | tuple[Tensor, SparseMatrix]:
+        """Aggregate along the rows of ``A`` ``(M, N)``: ``(N, ...)`` → ``update((M, ...))``.
+
+        Args:
+            A: the graph, row = target; its values are the default edge weights.
+            x_source: ``(N, F)`` (or ``(N, H, C)`` for per-head weights) source features.
+            x_target: ``(M, F)`` target features (for ``x_i``, ``self_weight`` and
+                :meth:`update`), or ``None``.
+            edge_attr: per-entry edge features ``(E, ...)`` in ``A``'s CSR order.
+            self_weight: root term ``s`` — a scalar, ``(1,)`` or ``(M,)`` — adding
+                ``s_i · x_target[i]`` to the sum (GCN's normalised self loop, GIN's ``1 + ε``)
+                without storing loops in ``A``. Needs sum aggregation and ``x_target``.
+            return_weights: also return ``A`` carrying the edge weights used (attention).
         """
-        if self._message_is_linear() and edge_attr is None:
-            out = self.aggr_module(A, x_source)
+        weights = self.edge_weights(A, x_source, x_target, edge_attr)
+        weighted = A if weights is A.values else A.with_values(weights)
+        if self.fused:
+            out = self.aggr_module(weighted, x_source)
         else:
             x_j = x_source.index_select(0, A.col)
             x_i = None
             if self.message_uses_target:
                 if x_target is None:
-                    raise ValueError("this layer's message needs target features x_target")
+                    raise ValueError(f"{type(self).__name__}.message reads x_i (message_uses"
+                                     "_target=True): pass target features x_target")
                 x_i = x_target.index_select(0, A.row)
-            messages = self.message(x_j, x_i, edge_attr, A.values)
-            out = self.aggr_module.reduce(A, messages)
-        return self.update(out, x_target)
+            out = self.aggregate(A, self.message(x_j, x_i, edge_attr, weights))
+        if self_weight is not None:
+            out = out + self._root_term(self_weight, x_target, out.dim())
+        out = self.update(out, x_target)
+        return (out, weighted) if return_weights else out
+
+    def _root_term(self, weight: Tensor | float, x_target: Tensor | None, dim: int) -> Tensor:
+        if not isinstance(self.aggr_module, SumAggregation):
+            raise ValueError("self_weight (a root term s_i·x_i) is defined for sum aggregation "
+                             f"only, this layer aggregates with "
+                             f"{type(self.aggr_module).__name__}")
+        if x_target is None:
+            raise ValueError("self_weight needs target features: pass x_target")
+        if isinstance(weight, Tensor):
+            weight = weight.reshape(-1, *([1] * (dim - 1)))
+        return weight * x_target
 
 
 def check_features(name: str, x: Tensor, width: int | None = None) -> Tensor:

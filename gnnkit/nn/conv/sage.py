@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from ..inits import reset
 from .aggr import Aggregation
-from .message_passing import MessagePassing, as_sparse_matrix, check_features, node_counts, pair
+from .message_passing import (
+    GraphLike,
+    MessagePassing,
+    as_sparse_matrix,
+    check_features,
+    node_counts,
+    pair,
+)
 
 __all__ = ["SAGEConv"]
 
@@ -68,10 +75,9 @@ class SAGEConv(MessagePassing):
         """PyTorch's default ``Linear`` initialisation for every weight."""
         super().reset_parameters()
         for lin in (self.lin, self.lin_l, self.lin_r):
-            if lin is not None:
-                lin.reset_parameters()
+            reset(lin)
 
-    def forward(self, x: Tensor | tuple[Tensor, Tensor | None], graph: Any, *,
+    def forward(self, x: Tensor | tuple[Tensor, Tensor | None], graph: GraphLike, *,
                 num_nodes: int | None = None, size: Sequence[int] | None = None) -> Tensor:
         """Node features (or a bipartite pair) → ``(N_t, F_out)``."""
         x_source, x_target = pair(x)
