@@ -42,12 +42,12 @@ from torch import Tensor, nn
 from gnnkit.bench import format_table, load_experiments, run_experiment, write_reports
 from gnnkit.bench.data import link_data, load_link_graph
 from gnnkit.bench.experiment import LinkTrainingSpec
+from gnnkit.models import build_model
 from gnnkit.nn.linkpred import (
     LinkEncoder,
     LinkSplit,
     NCNPredictor,
     adamic_adar,
-    build_link_model,
     common_neighbor_sets,
     common_neighbors,
     link_loss,
@@ -71,6 +71,13 @@ def load_split(experiment_id: str, seed: int) -> tuple[Tensor, LinkSplit]:
     spec = EXPERIMENTS[experiment_id].dataset
     data = link_data(load_link_graph(spec, [SHARED]), spec, seed)
     return data.x, data.split
+
+
+def build_link_model(config: dict[str, Any], in_channels: int, num_nodes: int
+                     ) -> tuple[nn.Module, nn.Module]:
+    """``(encoder, predictor)`` of a link model from the registry (:mod:`gnnkit.models`)."""
+    return build_model(config, task="link_prediction", in_channels=in_channels,
+                       num_nodes=num_nodes)
 
 
 def _model(experiment_id: str) -> dict[str, Any]:

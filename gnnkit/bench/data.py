@@ -28,9 +28,9 @@ from gnnkit.datasets import (
 )
 from gnnkit.datasets.linksplit import ncn_planetoid_split, random_link_split
 from gnnkit.nn.linkpred import LinkSplit
-from gnnkit.sparse import SparseMatrix
+from gnnkit.sparse import SparseMatrix, pair_keys, split_keys
 
-from .experiment import DatasetSpec
+from .schema import DatasetSpec
 
 __all__ = [
     "SPARSE_FEATURE_DENSITY",
@@ -178,9 +178,11 @@ def _geomgcn_splits(spec: DatasetSpec, roots: Sequence[Path], num_nodes: int
 
 
 def _undirected(edge_index: Tensor, num_nodes: int) -> Tensor:
+    """``(2, E')``: both directions of every edge, duplicates merged, sorted by (source,
+    target) — unique keys are sorted, so the result is in key order."""
     both = torch.cat([edge_index, edge_index.flip(0)], dim=1)
-    key = torch.unique(both[0] * num_nodes + both[1])
-    return torch.stack([key // num_nodes, key % num_nodes])
+    keys = torch.unique(pair_keys(both[0], both[1], num_nodes, num_nodes))
+    return torch.stack(split_keys(keys, num_nodes))
 
 
 def load_node_data(spec: DatasetSpec, roots: Sequence[Path] | None = None) -> NodeData:
@@ -252,10 +254,7 @@ class LinkData:
         return 0 if self.x.dim() == 1 else int(self.x.shape[1])
 
     def to(self, device: torch.device | str) -> LinkData:
-        split = self.split
-        moved = LinkSplit(split.num_nodes, *(getattr(split, name).to(device) for name in (
-            "train_pos", "val_pos", "val_neg", "test_pos", "test_neg")))
-        return LinkData(self.x.to(device), moved, self.description)
+        return LinkData(self.x.to(device), self.split.to(device), self.description)
 
 
 def load_link_graph(spec: DatasetSpec, roots: Sequence[Path] | None = None) -> Graph:

@@ -1,17 +1,23 @@
-"""Reports of a benchmark run: the terminal table, JSON and Markdown, with the machine.
+"""Reports of a benchmark run: the terminal table, JSON and Markdown, with the machine, the
+learning-curve plots, and the results folder they are written to.
 
-Columns: experiment, metric, paper (± std), gnnkit mean ± std over runs (n), Δ = gnnkit −
-paper (✓ when |Δ| is within the paper's std, or within ours when the paper gives none),
-mean training-step time, peak memory, status.
+Columns: experiment, metric, paper (± std), gnnkit mean ± std over runs (n; no std for a single
+run), Δ = gnnkit − paper (✓ when |Δ| is within the paper's std, or within ours when the paper
+gives none), mean training-step time, peak memory, status (``ok (capped …)`` when
+``--max-epochs`` cut the experiment's epochs).
+
+Plots need matplotlib (``pip install 'gnnkit[plot]'``); everything else is standard library.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.util
 import json
 import os
 import platform
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +27,21 @@ import gnnkit
 
 from .runner import ExperimentResult
 
-__all__ = ["format_table", "machine_description", "to_json", "to_markdown", "write_reports"]
+__all__ = [
+    "PLOT_INSTALL_HINT",
+    "format_table",
+    "machine_description",
+    "new_results_dir",
+    "plot_file_name",
+    "plot_learning_curves",
+    "plotting_available",
+    "to_json",
+    "to_markdown",
+    "write_reports",
+]
+
+#: how to get the learning-curve plots when matplotlib is missing
+PLOT_INSTALL_HINT = "pip install 'gnnkit[plot]' (or: pip install matplotlib)"
 
 _MARKS = {"verified": "", "secondary": "†", "unverified": "‡"}
 
@@ -82,6 +102,8 @@ def _paper(result: ExperimentResult) -> str:
 def _ours(result: ExperimentResult) -> str:
     if result.mean is None:
         return "—"
+    if result.std is None:  # one run: a spread of 0.0 would be a claim, not a measurement
+        return f"{result.mean:.1f} (n={len(result.runs)})"
     return f"{result.mean:.1f} ± {result.std:.1f} (n={len(result.runs)})"
 
 
@@ -102,7 +124,10 @@ def _step(result: ExperimentResult) -> str:
 
 
 def _status(result: ExperimentResult) -> str:
-    return result.status if result.status == "ok" else f"{result.status}: {result.message}"
+    """The table's status cell; a capped run is marked so nobody quotes it as a paper run."""
+    if result.status == "ok" and result.capped:
+        return f"ok (capped: {result.max_epochs}/{result.configured_epochs or '?'} epochs)"
+    return result.status
 
 
 HEADERS = ("experiment", "metric", "paper", "gnnkit", "Δ", "time/step", "peak mem", "status")
@@ -110,7 +135,7 @@ HEADERS = ("experiment", "metric", "paper", "gnnkit", "Δ", "time/step", "peak m
 
 def _rows(results: Sequence[ExperimentResult]) -> list[tuple[str, ...]]:
     return [(r.experiment.id, r.experiment.metric, _paper(r), _ours(r), _delta(r), _step(r),
-             _memory(r), _status(r) if r.status == "ok" else r.status) for r in results]
+             _memory(r), _status(r)) for r in results]
 
 
 def _notes(results: Sequence[ExperimentResult]) -> list[str]:
@@ -124,6 +149,10 @@ def _notes(results: Sequence[ExperimentResult]) -> list[str]:
     for r in results:
         if r.status != "ok":
             notes.append(f"{r.experiment.id}: {r.status}: {r.message}")
+        elif r.capped:
+            notes.append(f"{r.experiment.id}: capped by --max-epochs {r.max_epochs} (the "
+                         f"experiment sets {r.configured_epochs or 'more'} epochs): a smoke "
+                         f"test, not the paper's setting")
     notes.append("time/step = mean wall time of one training step (forward, loss, backward, "
                  "update; one step is a full-graph epoch in node classification, one "
                  "batch of links in link prediction); peak mem = peak RSS growth (CPU) or "
@@ -155,6 +184,9 @@ def _result_json(result: ExperimentResult) -> dict[str, Any]:
         "hyperparameters": experiment.hyperparameters(),
         "paper": dict(paper.__dict__),
         "status": result.status,
+        "capped": result.capped,
+        "max_epochs": result.max_epochs,
+        "configured_epochs": result.configured_epochs,
         "message": result.message,
         "device": result.device,
         "mean": result.mean,
@@ -183,8 +215,12 @@ def to_json(results: Sequence[ExperimentResult], machine: dict[str, Any],
 
 
 def to_markdown(results: Sequence[ExperimentResult], machine: dict[str, Any],
-                run: dict[str, Any] | None = None) -> str:
-    """A Markdown report: machine, run facts, table, citations and notes."""
+                run: dict[str, Any] | None = None,
+                plots: Mapping[str, str] | None = None) -> str:
+    """A Markdown report: machine, run facts, table, citations and notes.
+
+    ``plots`` maps an experiment id to the (relative) link of its learning-curve image, which
+    is embedded in that experiment's section."""
     created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = ["# gnnkit benchmark results", "",
              f"Generated {created} by `gnnkit bench`.", "", "## Machine", ""]
@@ -213,6 +249,8 @@ def to_markdown(results: Sequence[ExperimentResult], machine: dict[str, Any],
             lines.append(f"- per run ({e.metric}, %): {per_run}; mean epochs "
                          f"{r.mean_epochs:.0f}; wall time {r.wall_time_s:.1f} s")
             lines += _details(r)
+        if plots and e.id in plots:
+            lines += ["", f"![learning curves of {e.id}]({plots[e.id]})"]
         lines.append("")
     return "\n".join(lines)
 
@@ -233,11 +271,21 @@ def _details(result: ExperimentResult) -> list[str]:
     return lines
 
 
+def _link(target: Path, page: Path) -> str:
+    """``target`` as a link relative to the folder of the Markdown ``page`` (forward slashes,
+    so it works on every Markdown viewer)."""
+    return Path(os.path.relpath(target, page.parent)).as_posix()
+
+
 def write_reports(results: Sequence[ExperimentResult], machine: dict[str, Any], *,
                   run: dict[str, Any] | None = None,
                   json_path: str | os.PathLike[str] | None = None,
-                  markdown_path: str | os.PathLike[str] | None = None) -> None:
-    """Write the JSON and/or Markdown report (parent folders are created)."""
+                  markdown_path: str | os.PathLike[str] | None = None,
+                  plots: Mapping[str, str | os.PathLike[str]] | None = None) -> None:
+    """Write the JSON and/or Markdown report (parent folders are created).
+
+    ``plots`` (experiment id → image file, see :func:`plot_learning_curves`) are linked from
+    the Markdown relative to where it is written."""
     if json_path is not None:
         path = Path(json_path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -246,4 +294,105 @@ def write_reports(results: Sequence[ExperimentResult], machine: dict[str, Any], 
     if markdown_path is not None:
         path = Path(markdown_path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(to_markdown(results, machine, run), encoding="utf-8")
+        links = {key: _link(Path(image).resolve(), path.resolve())
+                 for key, image in (plots or {}).items()}
+        path.write_text(to_markdown(results, machine, run, links), encoding="utf-8")
+
+
+# ---------------------------------------------------------------------- results folder
+def _slug(text: str, limit: int = 60) -> str:
+    """``text`` as a file-name part: letters, digits, ``.``, ``_``, ``+``, ``-`` only,
+    shortened."""
+    slug = re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("._-") or "run"
+    return slug[:limit].rstrip("._-")
+
+
+def new_results_dir(base: str | os.PathLike[str], label: str,
+                    when: _dt.datetime | None = None) -> Path:
+    """Create and return a new folder ``<base>/<YYYYmmdd-HHMMSS>-<label>/`` for one run.
+
+    The folder is created here (``exist_ok=False``), never reused: when two runs start in
+    the same second (or the name is taken) ``-2``, ``-3``, … is appended, so a previous run's
+    files are never overwritten."""
+    when = when or _dt.datetime.now()
+    stem = f"{when:%Y%m%d-%H%M%S}-{_slug(label)}"
+    base = Path(base)
+    base.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        folder = base / (stem if attempt == 1 else f"{stem}-{attempt}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise FileExistsError(f"{base}: could not find a free folder name for {stem!r}; "
+                          f"remove old results or choose another --results-dir")
+
+
+# ---------------------------------------------------------------------- plots
+def plotting_available() -> bool:
+    """Whether matplotlib can be imported (the optional ``plot`` extra)."""
+    try:
+        return importlib.util.find_spec("matplotlib") is not None
+    except (ImportError, ValueError):  # a broken or stubbed-out installation
+        return False
+
+
+def plot_file_name(experiment_id: str) -> str:
+    """The learning-curve image's file name for ``experiment_id``."""
+    return f"curves-{_slug(experiment_id, 120)}.png"
+
+
+def plot_learning_curves(result: ExperimentResult, path: str | os.PathLike[str]) -> bool:
+    """Draw ``result``'s per-epoch curves to the PNG ``path``; ``False`` (nothing written)
+    when no run recorded a curve.
+
+    Left panel: training loss per run; right panel: validation (dashed) and test (solid)
+    metric per run, one colour per seed, with a dot on the epoch each run selected. Uses
+    matplotlib's object interface with the Agg canvas, never ``pyplot``: no window, no global
+    figure state, safe in a headless process (raises :class:`ImportError` without
+    matplotlib)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    runs = [run for run in result.runs if run.curve]
+    if not runs:
+        return False
+    experiment = result.experiment
+    figure = Figure(figsize=(10, 4), layout="constrained")
+    FigureCanvasAgg(figure)
+    loss_axes, metric_axes = figure.subplots(1, 2)
+    for k, run in enumerate(runs):
+        colour = f"C{k % 10}"  # matplotlib's default cycle: one colour per run, both panels
+        epochs = [entry["epoch"] for entry in run.curve]
+        label = f"seed {run.seed}"
+        if all("loss" in entry for entry in run.curve):
+            loss_axes.plot(epochs, [entry["loss"] for entry in run.curve], color=colour,
+                           linewidth=1, label=label)
+        if all("val" in entry for entry in run.curve):
+            metric_axes.plot(epochs, [entry["val"] for entry in run.curve], color=colour,
+                             linewidth=1, linestyle="--", alpha=0.8)
+        if all("test" in entry for entry in run.curve):
+            metric_axes.plot(epochs, [entry["test"] for entry in run.curve], color=colour,
+                             linewidth=1)
+        selected = [entry for entry in run.curve if entry["epoch"] == run.selected_epoch]
+        if selected and "test" in selected[0]:
+            metric_axes.plot([run.selected_epoch], [selected[0]["test"]], "o", color=colour,
+                             markersize=4)
+    loss_axes.set(title="training loss", xlabel="epoch", ylabel="loss")
+    metric_axes.set(title=f"{experiment.metric}: val (dashed), test (solid); "
+                          f"• selected epoch", xlabel="epoch", ylabel=f"{experiment.metric} (%)")
+    metric_axes.axhline(experiment.paper.value, color="grey", linewidth=0.8, linestyle=":")
+    metric_axes.annotate(f"paper {experiment.paper.value:g}", (0.01, experiment.paper.value),
+                         xycoords=("axes fraction", "data"), color="grey", fontsize=8,
+                         va="bottom")
+    if len(runs) <= 10:  # beyond ten runs the legend hides the curves
+        loss_axes.legend(fontsize=7)
+    for axes in (loss_axes, metric_axes):
+        axes.grid(alpha=0.3)
+    capped = f" — capped at {result.max_epochs} epochs" if result.capped else ""
+    figure.suptitle(f"{experiment.id}: {experiment.title}{capped}", fontsize=10)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    return True

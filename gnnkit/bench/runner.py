@@ -1,8 +1,10 @@
 """Run experiments over seeds: progress on stderr, wall time, peak memory, mean ± std.
 
-Run ``k`` of an experiment uses seed ``seeds[k]`` and split ``k mod K`` (``K`` = number of
-alternative splits of the dataset: 1 for public splits, 10 for geom-gcn). Link-prediction
-experiments with a random split draw it from the run's seed; OGB's split is fixed.
+The runner knows no task: the experiment's task (:mod:`gnnkit.bench.tasks`) checks its
+references to other experiments, loads the data once, and trains each seed; the runner owns
+the one seed loop, the progress bar, the memory monitor and the skip/fail rules. Run ``k`` of
+an experiment uses seed ``seeds[k]`` (the task decides what else ``k`` selects, e.g. split
+``k mod K`` of a dataset with ``K`` alternative splits).
 """
 
 from __future__ import annotations
@@ -12,21 +14,19 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 import torch
 
-from gnnkit.datasets import Graph
+from .data import DatasetUnavailable
+from .experiment import Experiment, ExperimentError
+from .tasks import RunContext, RunResult, get_task
 
-from .data import DatasetUnavailable, NodeData, link_data, load_link_graph, load_node_data
-from .experiment import Experiment, LinkTrainingSpec
-from .train import RunResult, train_node_classifier
-from .train_link import train_link_predictor
-
-__all__ = ["ExperimentResult", "MemoryMonitor", "Progress", "run_experiment", "run_suite"]
+__all__ = ["ExperimentResult", "MemoryMonitor", "Progress", "resolve_device", "run_experiment",
+           "run_suite"]
 
 
 class MemoryMonitor:
@@ -109,6 +109,12 @@ class Progress:
             self.stream.write(line + "\n")
         self.stream.flush()
 
+    def note(self, info: str) -> None:
+        """Redraw with ``info`` (e.g. the current epoch) on a terminal; no line otherwise, so
+        logs get one line per finished seed."""
+        if self.interactive:
+            self._draw(info)
+
     def advance(self, info: str = "") -> None:
         self.done += 1
         self._draw(info)
@@ -125,7 +131,9 @@ class ExperimentResult:
     """Outcome of one experiment: its runs, or why it did not run.
 
     ``status`` is ``"ok"``, ``"skipped"`` (dataset files unavailable) or ``"failed"``.
-    ``std`` is the sample standard deviation over runs (0 for a single run).
+    ``std`` is the sample standard deviation over runs (``None`` for a single run: one number
+    has no spread, and printing ``± 0.0`` would claim one). ``max_epochs`` is the cap the runs
+    were given (``--max-epochs``), ``None`` when uncapped; see :attr:`capped`.
     """
 
     experiment: Experiment
@@ -137,6 +145,23 @@ class ExperimentResult:
     data_description: str | None = None
     device: str = "cpu"
     extra: dict[str, Any] = field(default_factory=dict)
+    max_epochs: int | None = None
+
+    @property
+    def configured_epochs(self) -> int | None:
+        """The experiment's own epoch count (every task's training spec has ``epochs``, the
+        number :meth:`~gnnkit.bench.tasks.RunContext.epochs` caps), or ``None``."""
+        epochs = getattr(self.experiment.training, "epochs", None)
+        return epochs if isinstance(epochs, int) else None
+
+    @property
+    def capped(self) -> bool:
+        """Whether ``--max-epochs`` cut the experiment's epochs: the runs are then a smoke
+        test, not the paper's setting, and the reports say so."""
+        if self.max_epochs is None:
+            return False
+        configured = self.configured_epochs
+        return configured is None or self.max_epochs < configured
 
     @property
     def values(self) -> list[float]:
@@ -151,7 +176,7 @@ class ExperimentResult:
         if not self.runs:
             return None
         if len(self.runs) == 1:
-            return 0.0
+            return None
         mean = self.mean or 0.0
         return math.sqrt(sum((v - mean) ** 2 for v in self.values) / (len(self.values) - 1))
 
@@ -181,7 +206,9 @@ class ExperimentResult:
         return sum(run.epochs for run in self.runs) / len(self.runs) if self.runs else None
 
 
-def _resolve_device(device: str | torch.device) -> torch.device:
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; any other name as given. Asking for CUDA
+    on a machine without it is a :class:`ValueError` (a usage error, not a failed run)."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     resolved = torch.device(device)
@@ -199,52 +226,46 @@ def run_experiment(experiment: Experiment, *, seeds: Sequence[int] | None = None
     """Run ``experiment`` once per seed (default ``0 … experiment.seeds − 1``).
 
     A dataset that cannot be found gives a ``"skipped"`` result (with the search message);
-    an exception during training gives ``"failed"`` with the error text.
-    ``time_budget`` (seconds per run) stops a link-prediction run after the epoch that passes
-    it (node-classification runs are short and ignore it). ``registry`` resolves a
-    link experiment's ``training.init_from`` (that experiment is trained first, same seed and
-    split, and its selected state initialises this one's model).
+    a broken reference to another experiment (the task's
+    :meth:`~gnnkit.bench.tasks.Task.check_references` against ``registry``) or an exception
+    while loading or training gives ``"failed"`` with the error text. ``time_budget``
+    (seconds per run) stops every run after the epoch that passes it. ``registry`` holds the
+    loaded experiments (the CLI passes all of them).
     """
-    resolved = _resolve_device(device)
+    resolved = resolve_device(device)
     seeds = list(range(experiment.seeds)) if seeds is None else list(seeds)
-    if experiment.task == "link_prediction":
-        return _run_link_experiment(experiment, seeds, resolved, data_roots, max_epochs,
-                                    time_budget, registry or {}, progress, stream)
-
-    def load() -> NodeData:
-        return load_node_data(experiment.dataset, data_roots).to(resolved)
-
-    def run_one(data: NodeData, k: int, seed: int) -> tuple[RunResult, str]:
-        return train_node_classifier(experiment, data, seed=seed, split=k % data.num_splits,
-                                     max_epochs=max_epochs), data.description
-
-    return _run_seeds(experiment, seeds, resolved, load, run_one, progress, stream)
-
-
-def _run_seeds(experiment: Experiment, seeds: Sequence[int], device: torch.device,
-               load: Callable[[], Any], run_one: Callable[[Any, int, int], tuple[RunResult, str]],
-               progress: bool, stream: TextIO | None) -> ExperimentResult:
-    """The loop every task shares: ``load()`` the data once (missing files → ``"skipped"``,
-    any other error → ``"failed"``), then ``run_one(data, k, seed)`` per seed under one memory
-    monitor and progress bar; a failing run fails the experiment with the runs so far."""
+    task = get_task(experiment.task)
+    experiments = registry or {}
+    try:
+        task.check_references(experiment, experiments)
+    except ExperimentError as error:
+        return ExperimentResult(experiment, status="failed", message=str(error),
+                                device=str(resolved), max_epochs=max_epochs)
     started = time.perf_counter()
     runs: list[RunResult] = []
-    description: str | None = None
-    with MemoryMonitor(device) as memory:
+    with MemoryMonitor(resolved) as memory:
         try:
-            data = load()
+            data = task.load(experiment, data_roots, resolved)
         except DatasetUnavailable as error:
             return ExperimentResult(experiment, status="skipped", message=str(error),
-                                    device=str(device))
+                                    device=str(resolved), max_epochs=max_epochs)
         except Exception as error:  # a malformed file fails this experiment, not the suite
             return ExperimentResult(experiment, status="failed",
                                     message=f"loading the data: {type(error).__name__}: {error}",
-                                    device=str(device))
-        description = getattr(data, "description", None)
+                                    device=str(resolved), max_epochs=max_epochs)
+        description = task.describe(data)
         bar = Progress(experiment.id, len(seeds), stream, enabled=progress)
         try:
             for k, seed in enumerate(seeds):
-                run, description = run_one(data, k, seed)
+                def on_epoch(entry: Mapping[str, float], seed: int = seed) -> None:
+                    bar.note(f"seed {seed}: epoch {int(entry['epoch'])}")
+
+                context = RunContext(seed=seed, index=k, device=resolved,
+                                     max_epochs=max_epochs, time_budget=time_budget,
+                                     experiments=experiments,
+                                     on_epoch=on_epoch if progress else None)
+                run, seed_description = task.run_seed(experiment, data, context)
+                description = seed_description or description
                 runs.append(run)
                 bar.advance(f"{experiment.metric} {run.test:.1f} ({run.epochs} epochs)")
         except Exception as error:  # reported in the table, not hidden: the run failed
@@ -252,47 +273,13 @@ def _run_seeds(experiment: Experiment, seeds: Sequence[int], device: torch.devic
             return ExperimentResult(experiment, tuple(runs), status="failed",
                                     message=f"{type(error).__name__}: {error}",
                                     wall_time_s=time.perf_counter() - started,
-                                    data_description=description, device=str(device))
+                                    data_description=description, device=str(resolved),
+                                    max_epochs=max_epochs)
         bar.close("done")
     return ExperimentResult(experiment, tuple(runs), wall_time_s=time.perf_counter() - started,
                             peak_memory_bytes=memory.peak_bytes,
-                            data_description=description, device=str(device))
-
-
-def _run_link_experiment(experiment: Experiment, seeds: list[int], device: torch.device,
-                         data_roots: Sequence[Path] | None, max_epochs: int | None,
-                         time_budget: float | None, registry: Mapping[str, Experiment],
-                         progress: bool, stream: TextIO | None) -> ExperimentResult:
-    assert isinstance(experiment.training, LinkTrainingSpec)
-    base_id = experiment.training.init_from
-    base = None
-    if base_id is not None:
-        base = registry.get(base_id)
-        if base is None:
-            return ExperimentResult(experiment, status="failed", device=str(device),
-                                    message=f"training.init_from {base_id!r} is not among the "
-                                            "loaded experiments")
-
-    def load() -> Graph:
-        return load_link_graph(experiment.dataset, data_roots)
-
-    def run_one(graph: Graph, k: int, seed: int) -> tuple[RunResult, str]:
-        data = link_data(graph, experiment.dataset, seed).to(device)
-        initial = None
-        base_details: dict[str, float] = {}
-        if base is not None:  # train the init_from experiment first, same seed and split
-            first = train_link_predictor(base, data, seed=seed, max_epochs=max_epochs,
-                                         time_budget=time_budget, keep_state=True)
-            initial = first.state
-            base_details = {f"{base.id}_test": first.result.test,
-                            f"{base.id}_epochs": first.result.epochs}
-        run = train_link_predictor(experiment, data, seed=seed, max_epochs=max_epochs,
-                                   time_budget=time_budget, initial_state=initial).result
-        if base_details:
-            run = replace(run, details={**run.details, **base_details})
-        return run, data.description
-
-    return _run_seeds(experiment, seeds, device, load, run_one, progress, stream)
+                            data_description=description, device=str(resolved),
+                            max_epochs=max_epochs)
 
 
 def run_suite(experiments: Sequence[Experiment], **options: Any) -> list[ExperimentResult]:

@@ -1,4 +1,4 @@
-"""Dataset resolution and preprocessing, the stopping rules, one real training run."""
+"""Dataset resolution and preprocessing, one real node-classification run of the task."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from gnnkit.bench.data import DatasetUnavailable, load_node_data, row_normalize
-from gnnkit.bench.experiment import DatasetSpec, TrainingSpec, load_experiments
-from gnnkit.bench.train import _Selector, build_model, train_node_classifier
+from gnnkit.bench.experiment import DatasetSpec, load_experiments
+from gnnkit.bench.tasks.node_classification import train_node_classifier
 from gnnkit.sparse import SparseMatrix
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,43 +57,6 @@ def test_missing_dataset_says_where_it_looked(tmp_path: Path) -> None:
     assert str(tmp_path) in str(info.value) and "planetoid-citeseer" in str(info.value)
 
 
-def _select(rule: str, patience: int, history: list[tuple[float, float, float]]
-            ) -> tuple[int, tuple[int, float, float] | None]:
-    selector = _Selector(TrainingSpec(lr=0.1, stopping=rule, patience=patience))
-    for epoch, (loss, val, test) in enumerate(history, start=1):
-        if selector.observe(epoch, loss, val, test):
-            return epoch, selector.selected
-    return len(history), selector.selected
-
-
-def test_kipf_rule_stops_when_loss_exceeds_the_window_mean_and_tests_the_last_model() -> None:
-    # losses 10, 9, 8, 7 then 8.5 > mean(8, 7) = 7.5 with window 2; Kipf's 0-based
-    # "epoch > window" means the check starts at the 4th epoch.
-    history = [(10, 1, 11), (9, 2, 12), (8, 3, 13), (7, 4, 14), (8.5, 5, 15), (1, 6, 16)]
-    assert _select("kipf", 2, history) == (5, (5, 5, 15))
-    assert _select("none", 2, history) == (6, (6, 6, 16))
-
-
-def test_gat_rule_tests_the_model_that_improved_both_and_waits_patience() -> None:
-    history = [(5, 50, 1), (4, 60, 2), (4.5, 70, 3), (4.6, 65, 4), (4.7, 64, 5)]
-    # epoch 2 improves both (selected); epoch 3 improves accuracy only (resets patience,
-    # not selected); epochs 4, 5 improve nothing -> stop after 2 bad epochs.
-    assert _select("gat", 2, history) == (5, (2, 60, 2))
-
-
-def test_best_validation_accuracy_rule() -> None:
-    history = [(1, 50, 1), (1, 70, 2), (1, 70, 3), (1, 60, 4), (1, 80, 5)]
-    assert _select("best_val_acc", 2, history) == (4, (2, 70, 2))
-    assert _select("best_val_acc", 5, history) == (5, (5, 80, 5))
-
-
-def test_model_registry_validates_hyperparameters() -> None:
-    with pytest.raises(ValueError, match="unknown model 'mlp'"):
-        build_model({"name": "mlp"}, 4, 2)
-    with pytest.raises(ValueError, match=r"unknown \[model\] key\(s\) \['hidden'\]"):
-        build_model({"name": "gcn", "hidden": 3}, 4, 2)
-
-
 def test_gcn_on_cora_reaches_the_papers_regime_in_one_run() -> None:
     """One full 200-epoch run with the paper's settings: Kipf & Welling report 81.5 %."""
     experiment = load_experiments()["gcn-cora"]
@@ -104,6 +67,11 @@ def test_gcn_on_cora_reaches_the_papers_regime_in_one_run() -> None:
     short = dataclasses.replace(experiment, training=dataclasses.replace(
         experiment.training, stopping="none"))
     assert train_node_classifier(short, data, seed=0, split=0, max_epochs=3).epochs == 3
+    assert len(run.curve) == run.epochs  # node classification reports its curve too
+    selected = run.curve[run.selected_epoch - 1]
+    assert (selected["val"], selected["test"]) == (run.val, run.test)
+    budget = train_node_classifier(short, data, seed=0, split=0, time_budget=1e-9)
+    assert budget.epochs == 1 and "time budget" in budget.details["stopped"]
 
 
 def test_incomplete_dataset_folder_is_unavailable_not_a_crash(tmp_path: Path) -> None:

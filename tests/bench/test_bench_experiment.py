@@ -61,7 +61,14 @@ def test_minimal_file_gets_documented_defaults(tmp_path: Path) -> None:
     [
         (("epochs = 3", "epochs = 3\nepoch = 4"), r"unknown key\(s\) \['epoch'\] in \[training\]"),
         (("lr = 0.01", 'lr = "fast"'), "training.lr must be float"),
-        (('name = "cora"', 'name = "cora"\nsplit = "random"'), "dataset.split must be one of"),
+        (('name = "cora"', 'name = "cora"\nsplit = "random"'),
+         r"dataset\.split 'random' is not a node_classification split; one of \['public', "),
+        (('name = "gcn"', 'name = "mlp"'), r"model\.name must be one of \['gat', 'gcn'\]"),
+        (("hidden_channels = 4", "hidden = 4"), r"unknown model key\(s\) \['hidden'\] for "
+                                                r"model 'gcn'; allowed: \["),
+        (("hidden_channels = 4", "hidden_channels = 4.5"), r"model\.hidden_channels must be int"),
+        (('seeds = 2', 'seeds = 2\ntask = "graph_regression"'), r"experiment\.task must be one "
+                                                               r"of \['node_classification', "),
         (("[paper]\nvalue = 81.5", "[paper]"), "missing key paper.value"),
         (("seeds = 2", "seeds = 0"), "seeds must be >= 1"),
         (("lr = 0.01", 'lr = 0.01\nstopping = "kipf"'), "needs training.patience"),

@@ -12,7 +12,7 @@ from gnnkit.bench import ExperimentError, load_experiment, load_experiments, run
 from gnnkit.bench.data import DatasetUnavailable, link_data, load_link_graph
 from gnnkit.bench.experiment import DatasetSpec, LinkTrainingSpec
 from gnnkit.bench.report import to_json, to_markdown
-from gnnkit.bench.train_link import cn_heuristic_hits, train_link_predictor
+from gnnkit.bench.tasks.link_prediction import cn_heuristic_hits, train_link_predictor
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / ".." / "shared" / "datasets"
@@ -69,12 +69,15 @@ def test_link_file_defaults_and_hits_k(tmp_path: Path) -> None:
     [
         (('metric = "hits@20"', 'metric = "accuracy"'), "must be 'hits@K'"),
         (('metric = "hits@20"', 'metric = "hits@0"'), "must be 'hits@K'"),
-        (('split = "random-85-5-10"', 'split = "public"'), "not a link_prediction split"),
+        (('split = "random-85-5-10"', 'split = "public"'),
+         r"dataset\.split 'public' is not a link_prediction split; one of \['random-85-5-10'"),
         (('split = "random-85-5-10"', 'split = "ogb"'), "goes with dataset.source 'ogb'"),
         (("num_layers = 1", "num_layers = 1\nhidden = 3"),
-         r"unknown \[model\] key\(s\) \['hidden'\]"),
+         r"unknown model key\(s\) \['hidden'\] for model 'ncn'"),
         (("num_layers = 1", 'num_layers = "one"'), "model.num_layers must be int"),
-        (('name = "ncn"', 'name = "gcn"'), "model.name must be one of"),
+        (('name = "ncn"', 'name = "gcn"'), r"model\.name must be one of \['gae', 'gae-dot', "
+                                            r"'ncn', 'ncnc'\] for task 'link_prediction'"),
+        (("num_layers = 1", "num_layers = 1\ndepth = 2"), r"\['depth'\] for model 'ncn'"),
         (("batch_size = 2048", "batch_size = 2048\nlr = 0.1"), r"unknown key\(s\) \['lr'\]"),
         (("batch_size = 2048", "batch_size = 0"), "batch_size and eval_batch_size must be >= 1"),
         (("lr_predictor = 0.01", "lr_predictor = 0.0"), "lr_predictor > 0"),
@@ -95,7 +98,8 @@ def test_node_metric_and_features_none_are_rejected_for_node_tasks(tmp_path: Pat
         load_experiment(_write(tmp_path, "a.toml", node))
     node = node.replace('metric = "hits@20"', 'metric = "accuracy"').replace(
         'split = "random-85-5-10"', 'split = "public"').replace('"raw"', '"none"')
-    with pytest.raises(ExperimentError, match="'none' is for link prediction"):
+    with pytest.raises(ExperimentError, match=r"dataset\.features 'none' is not a "
+                                              r"node_classification option; one of \["):
         load_experiment(_write(tmp_path, "b.toml", node))
 
 

@@ -7,7 +7,11 @@
 * :mod:`.ncn` — :class:`NCNPredictor` (Neural Common Neighbor and its variants).
 * :mod:`.ncnc` — :class:`NCNCPredictor` (NCN with common-neighbour completion).
 * :mod:`.gae` — :class:`DotProductScorer`, :class:`HadamardMLPScorer`.
-* :mod:`.training` — the training/evaluation protocol (:func:`fit`, :func:`evaluate`).
+* :mod:`.pairs` — :class:`LinkSplit`, :func:`sample_negative_pairs`, :func:`link_loss`: the
+  building blocks of a training loop. The loops themselves (the NCN protocol: ``fit``,
+  ``evaluate``, ``train_epoch``) are in :mod:`gnnkit.train.link_prediction`, and the model
+  factory (``ncn``, ``ncnc``, ``gae``, ``gae-dot`` from a flat configuration) is
+  :func:`gnnkit.models.build_model`.
 
 Pairs are ``(2, B)`` integer tensors, pair ``k`` = ``(pairs[0, k], pairs[1, k])``; graphs are
 :class:`gnnkit.sparse.SparseMatrix` (row = target, column = source) or anything
@@ -33,28 +37,14 @@ from .heuristics import (
 )
 from .ncn import NCN_VARIANTS, NCNPredictor
 from .ncnc import NCNCPredictor, calibrate_probability, subsample_sets
+from .pairs import LinkSplit, link_loss, sample_negative_pairs, undirected_graph
 from .target_removal import TargetLinkRemoval, contains_links, remove_target_links
-from .training import (
-    MODEL_KEYS,
-    FitResult,
-    LinkSplit,
-    build_link_model,
-    evaluate,
-    fit,
-    link_loss,
-    predict,
-    sample_negative_pairs,
-    train_epoch,
-    undirected_graph,
-)
 
 __all__ = [
     "ENCODER_CONVS",
     "HEURISTICS",
-    "MODEL_KEYS",
     "NCN_VARIANTS",
     "DotProductScorer",
-    "FitResult",
     "HadamardMLPScorer",
     "LinkEncoder",
     "LinkSplit",
@@ -63,25 +53,20 @@ __all__ = [
     "NeighborSets",
     "TargetLinkRemoval",
     "adamic_adar",
-    "build_link_model",
     "calibrate_probability",
     "common_neighbor_sets",
     "common_neighbors",
     "contains_links",
     "drop_entries",
-    "evaluate",
     "exclusive_neighbor_sets",
-    "fit",
     "heuristic_scores",
     "jaccard",
     "link_loss",
     "neighbor_degree",
-    "predict",
     "remove_target_links",
     "resource_allocation",
     "sample_negative_pairs",
     "subsample_sets",
-    "train_epoch",
     "two_hop_common_sets",
     "undirected_graph",
 ]

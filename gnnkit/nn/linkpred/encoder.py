@@ -23,7 +23,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from gnnkit.sparse import SparseMatrix, spmm
+from gnnkit.nn.inits import reset
+from gnnkit.sparse import SparseMatrix, ptr_from_index, spmm
 
 __all__ = ["ENCODER_CONVS", "LinkEncoder", "drop_entries", "reset_module"]
 
@@ -51,9 +52,8 @@ def drop_entries(A: SparseMatrix, p: float, *, generator: torch.Generator | None
     elif A.values is not None:
         values = A.values[keep]
     # Kept entries stay in CSR order: rebuild rowptr from counts instead of re-sorting.
-    rowptr = torch.zeros(A.num_rows + 1, dtype=torch.long, device=A.device)
-    rowptr[1:] = torch.cumsum(torch.bincount(A.row[keep].long(), minlength=A.num_rows), 0)
-    return SparseMatrix(rowptr.to(A.index_dtype), A.col[keep], values, A.shape)
+    rowptr = ptr_from_index(A.row[keep], A.num_rows, dtype=A.index_dtype, check=False)
+    return SparseMatrix(rowptr, A.col[keep], values, A.shape)
 
 
 def _pure_propagate(kind: str, A: SparseMatrix, h: Tensor) -> Tensor:
@@ -69,15 +69,9 @@ def _pure_propagate(kind: str, A: SparseMatrix, h: Tensor) -> Tensor:
     return spmm(A, h, reduce)
 
 
-def reset_module(module: nn.Module) -> None:
-    """Call ``reset_parameters`` on ``module`` or, for containers, on each child (never twice:
-    a layer that resets itself is not descended into)."""
-    reset = getattr(module, "reset_parameters", None)
-    if callable(reset):
-        reset()
-        return
-    for child in module.children():
-        reset_module(child)
+#: ``reset_parameters`` on a module or, for containers, on each child (the shared initialiser
+#: :func:`gnnkit.nn.inits.reset`; this name is kept for the link-prediction modules).
+reset_module = reset
 
 
 class _PureConv(nn.Module):

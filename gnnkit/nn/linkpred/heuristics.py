@@ -29,7 +29,18 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from gnnkit.sparse import SparseMatrix, intersect_rows, segment, spmm, spspmm
+from gnnkit.sparse import (
+    SparseMatrix,
+    expand_ranges,
+    index_from_ptr,
+    intersect_rows,
+    pair_keys,
+    ptr_from_counts,
+    ptr_from_index,
+    segment,
+    spmm,
+    spspmm,
+)
 
 __all__ = [
     "HEURISTICS",
@@ -70,9 +81,7 @@ class NeighborSets(NamedTuple):
 
     def pair_index(self) -> Tensor:
         """``(S,)`` int64: the pair each member belongs to."""
-        return torch.repeat_interleave(
-            torch.arange(self.num_pairs, device=self.ptr.device), self.sizes()
-        )
+        return index_from_ptr(self.ptr, total=self.nodes.numel(), check=False)
 
     def total_weight(self, dtype: torch.dtype = torch.float32) -> Tensor:
         """``(B,)`` ``Σ_{u ∈ S_k} w_u`` (the set size when unweighted)."""
@@ -140,12 +149,6 @@ def _pattern(A: SparseMatrix) -> SparseMatrix:
     return A if A.is_coalesced() else A.coalesce()
 
 
-def _ptr_from_counts(counts: Tensor) -> Tensor:
-    ptr = torch.zeros(counts.numel() + 1, dtype=torch.long, device=counts.device)
-    ptr[1:] = torch.cumsum(counts, 0)
-    return ptr
-
-
 # ------------------------------------------------------------------ node sets
 def common_neighbor_sets(A: SparseMatrix, pairs: Tensor) -> NeighborSets:
     """``N(i) ∩ N(j)`` for every pair ``(i, j)`` of ``pairs`` ``(2, B)``."""
@@ -158,12 +161,8 @@ def common_neighbor_sets(A: SparseMatrix, pairs: Tensor) -> NeighborSets:
 def _row_members(A: SparseMatrix, rows: Tensor) -> tuple[Tensor, Tensor]:
     """``(ptr, nodes)``: the stored columns of ``A[rows[k]]`` for each k, concatenated."""
     counts = (A.rowptr[rows + 1] - A.rowptr[rows]).long()
-    ptr = _ptr_from_counts(counts)
-    starts = A.rowptr[rows].long()
-    position = torch.arange(int(ptr[-1]), device=rows.device) + torch.repeat_interleave(
-        starts - ptr[:-1], counts
-    )
-    return ptr, A.col[position].long()
+    position = expand_ranges(A.rowptr[rows].long(), counts, check=False)
+    return ptr_from_counts(counts, check=False), A.col[position].long()
 
 
 def _difference(
@@ -171,13 +170,13 @@ def _difference(
 ) -> NeighborSets:
     """Members of ``N(rows[k])`` that are not in ``common`` set ``k``."""
     ptr, nodes = _row_members(A, rows)
-    member_pair = torch.repeat_interleave(torch.arange(rows.numel(), device=rows.device),
-                                          ptr[1:] - ptr[:-1])
-    member_key = member_pair * num_nodes + nodes
-    common_key = common.pair_index() * num_nodes + common.nodes
+    member_pair = index_from_ptr(ptr, total=nodes.numel(), check=False)
+    member_key = pair_keys(member_pair, nodes, rows.numel(), num_nodes, check=False)
+    common_key = pair_keys(common.pair_index(), common.nodes, rows.numel(), num_nodes,
+                           check=False)
     keep = ~torch.isin(member_key, common_key)
-    counts = torch.bincount(member_pair[keep], minlength=rows.numel())
-    return NeighborSets(_ptr_from_counts(counts), nodes[keep])
+    return NeighborSets(ptr_from_index(member_pair[keep], rows.numel(), check=False),
+                        nodes[keep])
 
 
 def exclusive_neighbor_sets(

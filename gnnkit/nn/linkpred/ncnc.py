@@ -54,7 +54,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from gnnkit.sparse import SparseMatrix
+from gnnkit.sparse import SparseMatrix, pair_keys, ptr_from_index, split_keys
 
 from .encoder import drop_entries, reset_module
 from .heuristics import NeighborSets, check_pairs, common_neighbor_sets, exclusive_neighbor_sets
@@ -99,14 +99,13 @@ def subsample_sets(sets: NeighborSets, max_size: int, num_nodes: int,
     all_pairs = torch.cat([pair[keep], large_pairs.repeat_interleave(max_size)])
     all_nodes = torch.cat([sets.nodes[keep], sets.nodes[positions]])
     all_weight = torch.cat([weight[keep], weight[positions] * draw_weight])
-    key = all_pairs * num_nodes + all_nodes
+    key = pair_keys(all_pairs, all_nodes, sets.num_pairs, num_nodes, check=False)
     unique_key, inverse = torch.unique(key, sorted=True, return_inverse=True)
     merged = torch.zeros(unique_key.numel(), dtype=weight.dtype, device=device)
     merged.index_add_(0, inverse, all_weight)
-    unique_pair = torch.div(unique_key, num_nodes, rounding_mode="floor")
-    ptr = torch.zeros(sets.num_pairs + 1, dtype=torch.long, device=device)
-    ptr[1:] = torch.cumsum(torch.bincount(unique_pair, minlength=sets.num_pairs), 0)
-    return NeighborSets(ptr, unique_key - unique_pair * num_nodes, merged)
+    unique_pair, unique_node = split_keys(unique_key, num_nodes, check=False)
+    ptr = ptr_from_index(unique_pair, sets.num_pairs, check=False)
+    return NeighborSets(ptr, unique_node, merged)
 
 
 class NCNCPredictor(NCNPredictor):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gnnkit.sparse import SparseMatrix, remove_edges
+from gnnkit.sparse import SparseMatrix, pair_keys, ptr_from_index, remove_edges
 
 from .heuristics import check_pairs
 
@@ -68,25 +68,23 @@ def remove_target_links(A: SparseMatrix, pairs: Tensor, *, undirected: bool = Tr
     hit = position[keys[position] == removed] if keys.numel() else position[:0]
     keep = torch.ones(A.nnz, dtype=torch.bool, device=A.device)
     keep[hit] = False
-    row = A.row[keep].long()
-    rowptr = torch.zeros(A.num_rows + 1, dtype=torch.long, device=A.device)
-    rowptr[1:] = torch.cumsum(torch.bincount(row, minlength=A.num_rows), 0)
+    rowptr = ptr_from_index(A.row[keep], A.num_rows, dtype=A.index_dtype, check=False)
     values = None if A.values is None else A.values[keep]
-    return SparseMatrix(rowptr.to(A.index_dtype), A.col[keep], values, A.shape)
+    return SparseMatrix(rowptr, A.col[keep], values, A.shape)
 
 
 def sorted_keys(A: SparseMatrix) -> Tensor:
     """``row · N + col`` of every stored entry of a square ``A``, sorted (no sort needed when
     ``A`` is coalesced: CSR order is key order)."""
-    keys = A.row.long() * max(A.num_cols, 1) + A.col.long()
+    keys = pair_keys(A.row, A.col, A.num_rows, A.num_cols, check=False)
     return keys if A.is_coalesced() else torch.sort(keys).values
 
 
 def _link_keys(pairs: Tensor, n: int, undirected: bool) -> Tensor:
     """Keys of the entries ``A[j, i]`` (and ``A[i, j]``) of the links ``(i, j)``."""
-    keys = [pairs[1] * n + pairs[0]]
+    keys = [pair_keys(pairs[1], pairs[0], n, n, check=False)]
     if undirected:
-        keys.append(pairs[0] * n + pairs[1])
+        keys.append(pair_keys(pairs[0], pairs[1], n, n, check=False))
     return torch.cat(keys)
 
 

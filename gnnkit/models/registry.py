@@ -1,0 +1,324 @@
+"""The one model registry: every model a configuration (e.g. a benchmark file) can name.
+
+An entry (:class:`ModelEntry`) declares the model's name, the task(s) it serves, its
+configuration keys with their types and defaults (:class:`ModelOption`), and a builder. A
+configuration is a flat mapping ``{"name": "gcn", "hidden_channels": 64, …}``;
+:func:`model_config` validates it completely — unknown name, unknown key, wrong type or a
+value outside the allowed choices raise :class:`ModelConfigError` naming the key, the value
+and what is allowed — so a configuration can be checked when it is read, long before a model
+is built::
+
+    from gnnkit.models import build_model, model_config
+
+    model_config({"name": "gcn", "hidden": 8}, task="node_classification")
+    # ModelConfigError: unknown model key(s) ['hidden'] for model 'gcn'; allowed: [...]
+    model = build_model({"name": "gcn"}, task="node_classification", in_channels=1433,
+                        num_classes=7)
+
+Builders take the validated configuration (every key present) and the task's inputs as
+keyword arguments:
+
+* ``node_classification``: ``in_channels``, ``num_classes`` → a module
+  ``model(x, graph) → (N, C)`` logits;
+* ``link_prediction``: ``in_channels`` (0 for featureless graphs), ``num_nodes`` →
+  ``(encoder, predictor)`` with ``encoder(x, A) → h`` and ``predictor(h, A, pairs) → logits``.
+
+Registered: ``gcn``, ``gat`` (node classification); ``ncn``, ``ncnc``, ``gae``, ``gae-dot``
+(link prediction, the official NCN code's flag is named in each key's help).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from torch import nn
+
+from gnnkit.nn.linkpred import (
+    ENCODER_CONVS,
+    NCN_VARIANTS,
+    DotProductScorer,
+    HadamardMLPScorer,
+    LinkEncoder,
+    NCNCPredictor,
+    NCNPredictor,
+)
+
+from .gat import GAT
+from .gcn import GCN
+
+__all__ = [
+    "MODELS",
+    "ModelConfigError",
+    "ModelEntry",
+    "ModelOption",
+    "build_model",
+    "get_model",
+    "model_config",
+    "model_names",
+    "register_model",
+]
+
+
+class ModelConfigError(ValueError):
+    """A model configuration names an unknown model or key, or a value of the wrong type.
+
+    ``key`` is the offending key (``"name"`` for an unknown model).
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class ModelOption:
+    """One configuration key of a model.
+
+    Attributes:
+        default: the value when the key is absent (``None``: unset, e.g. "no cap").
+        kind: ``bool``, ``int``, ``float`` or ``str``; an ``int`` is accepted for a ``float``
+            (and converted), a ``bool`` is never accepted for a number.
+        choices: the allowed values, if restricted.
+        help: what the key does.
+    """
+
+    default: Any
+    kind: type
+    help: str = ""
+    choices: tuple[Any, ...] | None = None
+
+    def check(self, key: str, value: Any, where: str = "model") -> Any:
+        """``value`` converted to :attr:`kind`, or :class:`ModelConfigError`."""
+        if value is None and self.default is None:
+            return None
+        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, self.kind) or (isinstance(value, bool)
+                                                and self.kind is not bool):
+            raise ModelConfigError(key, f"{where}.{key} must be {self.kind.__name__}, "
+                                        f"got {value!r}")
+        if self.choices is not None and value not in self.choices:
+            raise ModelConfigError(key, f"{where}.{key} must be one of {list(self.choices)}, "
+                                        f"got {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model: its name, tasks, configuration keys and builder."""
+
+    name: str
+    tasks: tuple[str, ...]
+    options: Mapping[str, ModelOption]
+    builder: Callable[..., Any]
+    description: str = ""
+    defaults: Mapping[str, Any] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if "name" in self.options:
+            raise ValueError(f"model {self.name!r}: 'name' is reserved, not an option")
+        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+        object.__setattr__(self, "defaults", MappingProxyType(
+            {key: option.default for key, option in self.options.items()}))
+
+    def config(self, values: Mapping[str, Any], where: str = "model") -> dict[str, Any]:
+        """Validate ``values`` (``name`` optional) and fill in the defaults."""
+        unknown = sorted(set(values) - set(self.options) - {"name"})
+        if unknown:
+            raise ModelConfigError(unknown[0], f"unknown {where} key(s) {unknown} for model "
+                                               f"{self.name!r}; allowed: "
+                                               f"{sorted(self.options)}")
+        config: dict[str, Any] = {"name": self.name}
+        for key, option in self.options.items():
+            config[key] = option.check(key, values[key], where) if key in values \
+                else option.default
+        return config
+
+
+#: name → entry; extend with :func:`register_model`
+MODELS: dict[str, ModelEntry] = {}
+
+
+def register_model(entry: ModelEntry) -> ModelEntry:
+    """Add ``entry`` to :data:`MODELS` (names are unique)."""
+    if entry.name in MODELS:
+        raise ValueError(f"model {entry.name!r} is already registered")
+    MODELS[entry.name] = entry
+    return entry
+
+
+def model_names(task: str | None = None) -> tuple[str, ...]:
+    """Registered model names (serving ``task``, if given), sorted."""
+    return tuple(sorted(name for name, entry in MODELS.items()
+                        if task is None or task in entry.tasks))
+
+
+def get_model(name: object, task: str | None = None, where: str = "model") -> ModelEntry:
+    """The entry called ``name`` (that serves ``task``, if given)."""
+    allowed = model_names(task)
+    if not isinstance(name, str) or name not in allowed:
+        scope = f" for task {task!r}" if task is not None else ""
+        raise ModelConfigError("name", f"{where}.name must be one of {list(allowed)}{scope}, "
+                                       f"got {name!r}")
+    return MODELS[name]
+
+
+def model_config(values: Mapping[str, Any], task: str | None = None,
+                 where: str = "model") -> dict[str, Any]:
+    """The complete, validated configuration of ``values`` (which must have ``name``);
+    ``where`` prefixes keys in error messages (``model.hidden_channels``)."""
+    if "name" not in values:
+        raise ModelConfigError("name", f"missing key {where}.name; one of "
+                                       f"{list(model_names(task))}")
+    return get_model(values["name"], task, where).config(values, where)
+
+
+def build_model(values: Mapping[str, Any], task: str | None = None, **inputs: Any) -> Any:
+    """Validate ``values`` and build the model with the task's ``inputs`` (see the module
+    docstring: ``in_channels``/``num_classes`` or ``in_channels``/``num_nodes``)."""
+    config = model_config(values, task)
+    return MODELS[config["name"]].builder(config, **inputs)
+
+
+# ---------------------------------------------------------------------------- node models
+NODE = ("node_classification",)
+LINK = ("link_prediction",)
+
+
+def _gcn(c: Mapping[str, Any], *, in_channels: int, num_classes: int) -> nn.Module:
+    return GCN(in_channels, c["hidden_channels"], num_classes, num_layers=c["num_layers"],
+               dropout=c["dropout"], bias=c["bias"], cached=c["cached"])
+
+
+def _gat(c: Mapping[str, Any], *, in_channels: int, num_classes: int) -> nn.Module:
+    return GAT(in_channels, c["hidden_channels"], num_classes, heads=c["heads"],
+               output_heads=c["output_heads"], dropout=c["dropout"],
+               attention_dropout=c["attention_dropout"],
+               projection_dropout=c["projection_dropout"])
+
+
+register_model(ModelEntry("gcn", NODE, {
+    "hidden_channels": ModelOption(16, int, "width of the hidden layers"),
+    "num_layers": ModelOption(2, int, "graph convolutions"),
+    "dropout": ModelOption(0.5, float, "feature dropout before every layer"),
+    "bias": ModelOption(True, bool, "learnable bias per layer"),
+    "cached": ModelOption(True, bool, "normalise the adjacency once and reuse it (full-graph "
+                                      "training on one fixed graph)"),
+}, _gcn, "Kipf & Welling's GCN (gnnkit.models.GCN)"))
+
+register_model(ModelEntry("gat", NODE, {
+    "hidden_channels": ModelOption(8, int, "features per head in the hidden layer"),
+    "heads": ModelOption(8, int, "attention heads of the hidden layer"),
+    "output_heads": ModelOption(1, int, "heads of the output layer (averaged)"),
+    "dropout": ModelOption(0.6, float, "feature dropout"),
+    "attention_dropout": ModelOption(0.6, float, "dropout on attention coefficients"),
+    "projection_dropout": ModelOption(0.0, float, "dropout on each head's projected features "
+                                      "before aggregation (the reference code's, = dropout "
+                                      "there; 0 = the paper's text)"),
+}, _gat, "Veličković et al.'s GAT (gnnkit.models.GAT)"))
+
+
+# ---------------------------------------------------------------------------- link models
+_ENCODER = {
+    "encoder": ModelOption("puregcn", str, "message-passing layer (--model)", ENCODER_CONVS),
+    "hidden_channels": ModelOption(256, int, "width of h (--hiddim)"),
+    "num_layers": ModelOption(1, int, "message-passing layers (--mplayers)"),
+    "dropout": ModelOption(0.0, float, "dropout between layers (--gnndp)"),
+    "input_dropout": ModelOption(0.0, float, "dropout on the input features (--xdp)"),
+    "tail_dropout": ModelOption(0.0, float, "dropout after the last layer (--tdp)"),
+    "encoder_edge_dropout": ModelOption(0.0, float, "edge dropout in the encoder (--gnnedp)"),
+    "layer_norm": ModelOption(False, bool, "layer norm in the encoder (--ln)"),
+    "residual": ModelOption(False, bool, "residual connections (--res)"),
+    "jumping_knowledge": ModelOption(False, bool, "sum of all layers' outputs (--jk)"),
+    "node_embedding": ModelOption(False, bool, "learnt node-id embeddings for featureless "
+                                               "graphs (ogbl-ddi)"),
+}
+_GAE = {
+    "mlp_layers": ModelOption(3, int, "layers of the scorer MLP (--nnlayers)"),
+    "predictor_dropout": ModelOption(0.0, float, "dropout in the scorer (--predp)"),
+    "predictor_layer_norm": ModelOption(False, bool, "layer norm in the scorer (--lnnn)"),
+}
+_NCN = {
+    "variant": ModelOption("ncn", str, "predictor variant (--predictor cn1 / scn1 / cn1.5 / "
+                                       "cn1res)", NCN_VARIANTS),
+    "predictor_dropout": ModelOption(0.0, float, "dropout in the predictor (--predp)"),
+    "predictor_edge_dropout": ModelOption(0.0, float, "edge dropout in the predictor "
+                                                      "(--preedp)"),
+    "predictor_layer_norm": ModelOption(False, bool, "layer norm in the predictor (--lnnn)"),
+    "node_mlp": ModelOption(False, bool, "MLP on h before pooling (--use_xlin)"),
+    "tail_activation": ModelOption(False, bool, "activation after the MLP (--tailact)"),
+    "two_layer_head": ModelOption(False, bool, "two-layer head (--twolayerlin)"),
+    "beta": ModelOption(1.0, float, "weight of the pair term (--beta)"),
+}
+_NCNC = {
+    **_NCN,
+    "depth": ModelOption(1, int, "completion depth (--depth)"),
+    "scale": ModelOption(5.0, float, "probability calibration scale (--probscale)"),
+    "offset": ModelOption(3.0, float, "probability calibration offset (--proboffset)"),
+    "pt": ModelOption(0.5, float, "completion threshold (--pt)"),
+    "alpha": ModelOption(1.0, float, "weight of completed neighbours (--alpha)"),
+    "learnable_pt": ModelOption(False, bool, "learn pt (--learnpt)"),
+    "train_max_candidates": ModelOption(None, int, "cap on candidates in training (--trndeg)"),
+    "test_max_candidates": ModelOption(None, int, "cap on candidates at test (--tstdeg)"),
+    "chunk_size": ModelOption(None, int, "pairs per completion chunk (--splitsize)"),
+    "official_recursion": ModelOption(True, bool, "score candidates as the official code does "
+                                                  "(see docs/linkpred.md)"),
+}
+_NCN_ARGS = {"variant": "variant", "predictor_dropout": "dropout",
+             "predictor_edge_dropout": "edge_dropout", "predictor_layer_norm": "layer_norm",
+             "node_mlp": "node_mlp", "tail_activation": "tail_activation",
+             "two_layer_head": "two_layer_head", "beta": "beta"}
+
+
+def _encoder(c: Mapping[str, Any], in_channels: int, num_nodes: int) -> LinkEncoder:
+    return LinkEncoder(
+        in_channels, c["hidden_channels"], c["num_layers"], conv=c["encoder"],
+        dropout=c["dropout"], input_dropout=c["input_dropout"], tail_dropout=c["tail_dropout"],
+        edge_dropout=c["encoder_edge_dropout"], layer_norm=c["layer_norm"],
+        residual=c["residual"], jumping_knowledge=c["jumping_knowledge"],
+        num_embeddings=num_nodes if c["node_embedding"] else None,
+    )
+
+
+def _predictor_options(c: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    return {_NCN_ARGS.get(key, key): c[key] for key in keys}
+
+
+def _ncn(c: Mapping[str, Any], *, in_channels: int, num_nodes: int
+         ) -> tuple[LinkEncoder, nn.Module]:
+    hidden = c["hidden_channels"]
+    return (_encoder(c, in_channels, num_nodes),
+            NCNPredictor(hidden, hidden, **_predictor_options(c, _NCN)))
+
+
+def _ncnc(c: Mapping[str, Any], *, in_channels: int, num_nodes: int
+          ) -> tuple[LinkEncoder, nn.Module]:
+    hidden = c["hidden_channels"]
+    return (_encoder(c, in_channels, num_nodes),
+            NCNCPredictor(hidden, hidden, **_predictor_options(c, _NCNC)))
+
+
+def _gae(c: Mapping[str, Any], *, in_channels: int, num_nodes: int
+         ) -> tuple[LinkEncoder, nn.Module]:
+    hidden = c["hidden_channels"]
+    return (_encoder(c, in_channels, num_nodes),
+            HadamardMLPScorer(hidden, hidden, c["mlp_layers"], dropout=c["predictor_dropout"],
+                              layer_norm=c["predictor_layer_norm"]))
+
+
+def _gae_dot(c: Mapping[str, Any], *, in_channels: int, num_nodes: int
+             ) -> tuple[LinkEncoder, nn.Module]:
+    return _encoder(c, in_channels, num_nodes), DotProductScorer()
+
+
+register_model(ModelEntry("ncn", LINK, {**_ENCODER, **_NCN}, _ncn,
+                          "LinkEncoder + Neural Common Neighbor predictor"))
+register_model(ModelEntry("ncnc", LINK, {**_ENCODER, **_NCNC}, _ncnc,
+                          "LinkEncoder + NCN with common-neighbour completion"))
+register_model(ModelEntry("gae", LINK, {**_ENCODER, **_GAE}, _gae,
+                          "LinkEncoder + MLP on h_i ⊙ h_j"))
+register_model(ModelEntry("gae-dot", LINK, dict(_ENCODER), _gae_dot,
+                          "LinkEncoder + dot product h_i · h_j"))

@@ -1,0 +1,27 @@
+"""Training loops per task, usable without the benchmark suite.
+
+* :mod:`gnnkit.train.node_classification` — full-graph node classification:
+  :func:`~gnnkit.train.node_classification.fit` with the early-stopping rules of the GCN and
+  GAT papers (:class:`~gnnkit.train.node_classification.EarlyStopping`);
+* :mod:`gnnkit.train.link_prediction` — the NCN/NCNC protocol:
+  :func:`~gnnkit.train.link_prediction.fit`, ``train_epoch``, ``evaluate``, ``predict``.
+
+Each ``fit`` takes the model and the data, trains, selects an epoch on validation, and returns
+a result with the whole per-epoch curve; each accepts a ``time_budget`` and a ``log``
+callback. Models come from :mod:`gnnkit.models` (or are the user's own). The benchmark engine
+(:mod:`gnnkit.bench`) runs these loops; nothing here imports it. See ``docs/training.md``.
+"""
+
+from __future__ import annotations
+
+from . import link_prediction, node_classification
+from .link_prediction import LinkFitResult
+from .node_classification import EarlyStopping, NodeFitResult
+
+__all__ = [
+    "EarlyStopping",
+    "LinkFitResult",
+    "NodeFitResult",
+    "link_prediction",
+    "node_classification",
+]

@@ -1,0 +1,273 @@
+"""Full-graph node classification: a documented ``fit`` loop usable on any model and graph.
+
+The loop is the one of Kipf & Welling's and Veličković et al.'s reference code: every epoch is
+one full-batch Adam step on the cross-entropy of the training nodes, then one evaluation pass
+(evaluation mode, no dropout) giving validation loss and accuracy; an early-stopping rule
+(:class:`EarlyStopping`) decides when to stop and which epoch's model is the result. ::
+
+    from gnnkit.models import GCN
+    from gnnkit.train.node_classification import fit
+
+    model = GCN(data.num_features, 16, num_classes)
+    result = fit(model, x, adjacency, y, train_mask, val_mask, test_mask, lr=0.01,
+                 weight_decay=5e-4, epochs=200, stopping="kipf", patience=10)
+    print(result.selected_epoch, result.test_acc)
+
+``model(x, graph)`` must return logits ``(N, C)``; ``x`` and ``graph`` are passed through
+untouched (a dense ``(N, F)`` tensor or a sparse :class:`~gnnkit.sparse.SparseMatrix`, any
+graph form the model's layers accept). Accuracies are fractions in ``[0, 1]``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from gnnkit.metrics import accuracy
+
+__all__ = [
+    "STOPPING_RULES",
+    "WEIGHT_DECAY_SCOPES",
+    "EarlyStopping",
+    "NodeFitResult",
+    "evaluate",
+    "fit",
+    "make_optimizer",
+]
+
+#: ``none``: train every epoch, the last model is the result. ``kipf``: stop when the
+#: validation loss exceeds the mean of the previous ``patience`` epochs, the last model is the
+#: result (Kipf & Welling). ``gat``: patience on "validation accuracy or loss improved", the
+#: result is the last model that improved both (the GAT reference code). ``best_val_acc``:
+#: patience on validation accuracy, the result is the best-validation model.
+STOPPING_RULES = ("none", "kipf", "gat", "best_val_acc")
+#: ``all`` parameters, or only the ``first_layer`` (``model.first_layer_parameters()``) —
+#: Kipf & Welling decay the first layer only
+WEIGHT_DECAY_SCOPES = ("all", "first_layer")
+
+
+class EarlyStopping:
+    """An early-stopping and model-selection rule (one of :data:`STOPPING_RULES`).
+
+    Call :meth:`step` once per epoch with that epoch's validation loss and accuracy; it returns
+    ``True`` when training should stop. :attr:`selected_epoch` is the epoch whose model the
+    rule picks as the result (it only ever moves to the epoch just observed).
+    """
+
+    def __init__(self, rule: str = "none", patience: int = 0) -> None:
+        if rule not in STOPPING_RULES:
+            raise ValueError(f"stopping rule must be one of {list(STOPPING_RULES)}, "
+                             f"got {rule!r}")
+        if rule != "none" and patience < 1:
+            raise ValueError(f"stopping rule {rule!r} needs patience >= 1, got {patience}")
+        self.rule = rule
+        self.patience = patience
+        self.val_losses: list[float] = []
+        self.best_acc = -1.0
+        self.best_loss = float("inf")
+        self.bad_epochs = 0
+        self.selected_epoch: int | None = None
+
+    def step(self, epoch: int, val_loss: float, val_acc: float) -> bool:
+        """Record epoch ``epoch`` (1-based); return ``True`` to stop training."""
+        self.val_losses.append(val_loss)
+        if self.rule in ("none", "kipf"):
+            self.selected_epoch = epoch  # the last model is tested
+            window = self.val_losses[-(self.patience + 1):-1]
+            # Kipf's rule, with his 0-based epoch counter: epoch - 1 > patience
+            return (self.rule == "kipf" and epoch - 1 > self.patience
+                    and val_loss > sum(window) / len(window))
+        if self.rule == "gat":
+            if val_acc >= self.best_acc or val_loss <= self.best_loss:
+                if val_acc >= self.best_acc and val_loss <= self.best_loss:
+                    self.selected_epoch = epoch
+                self.best_acc = max(val_acc, self.best_acc)
+                self.best_loss = min(val_loss, self.best_loss)
+                self.bad_epochs = 0
+            else:
+                self.bad_epochs += 1
+            if self.selected_epoch is None:
+                self.selected_epoch = epoch
+            return self.bad_epochs >= self.patience
+        # best_val_acc
+        if val_acc > self.best_acc:
+            self.best_acc = val_acc
+            self.selected_epoch = epoch
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += 1
+        return self.bad_epochs >= self.patience
+
+
+def make_optimizer(model: torch.nn.Module, *, lr: float, weight_decay: float = 0.0,
+                   weight_decay_scope: str = "all") -> torch.optim.Optimizer:
+    """Adam with weight decay on all parameters or on the first layer only (the model must
+    then have ``first_layer_parameters()``, as :class:`~gnnkit.models.GCN` and
+    :class:`~gnnkit.models.GAT` do)."""
+    if weight_decay_scope not in WEIGHT_DECAY_SCOPES:
+        raise ValueError(f"weight_decay_scope must be one of {list(WEIGHT_DECAY_SCOPES)}, "
+                         f"got {weight_decay_scope!r}")
+    if weight_decay_scope == "first_layer":
+        first_layer = getattr(model, "first_layer_parameters", None)
+        if first_layer is None:
+            raise TypeError(f"weight_decay_scope='first_layer' needs a model with "
+                            f"first_layer_parameters(); {type(model).__name__} has none "
+                            "(use weight_decay_scope='all')")
+        first = {id(p) for p in first_layer()}
+        groups = [
+            {"params": [p for p in model.parameters() if id(p) in first],
+             "weight_decay": weight_decay},
+            {"params": [p for p in model.parameters() if id(p) not in first],
+             "weight_decay": 0.0},
+        ]
+        return torch.optim.Adam(groups, lr=lr)
+    return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+
+def _accuracy(logits: Tensor, y: Tensor, mask: Tensor) -> float:
+    return accuracy(y[mask], logits[mask].argmax(-1))
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, x: Any, graph: Any, y: Tensor,
+             masks: Mapping[str, Tensor]) -> dict[str, float]:
+    """Loss and accuracy of each named node set, in evaluation mode.
+
+    Args:
+        model: ``model(x, graph) → (N, C)`` logits.
+        y: ``(N,)`` int64 labels.
+        masks: ``{"val": (N,) bool, …}``.
+
+    Returns:
+        ``{"<name>_loss": cross-entropy, "<name>_acc": accuracy in [0, 1], …}``.
+    """
+    model.eval()
+    logits = model(x, graph)
+    results: dict[str, float] = {}
+    for name, mask in masks.items():
+        results[f"{name}_loss"] = float(F.cross_entropy(logits[mask], y[mask]))
+        results[f"{name}_acc"] = _accuracy(logits, y, mask)
+    return results
+
+
+@dataclass
+class NodeFitResult:
+    """Outcome of :func:`fit`.
+
+    Attributes:
+        selected_epoch: the epoch (1-based) the stopping rule picked.
+        val_acc, test_acc: accuracy (fraction) of the selected epoch's model (``test_acc``
+            is ``nan`` without a test mask).
+        epochs: epochs trained.
+        history: one entry per epoch: ``epoch``, ``loss`` (training cross-entropy of the
+            step), ``val_loss``, ``val_acc``, ``test_loss``/``test_acc`` (with a test mask),
+            ``train_seconds`` (the optimisation step) and ``eval_seconds``.
+        stopped: why training ended early (``"early stopping (…)"`` or the time budget), else
+            ``None``.
+        best_state: the selected epoch's ``state_dict`` when ``keep_best_state`` was set.
+    """
+
+    selected_epoch: int
+    val_acc: float
+    test_acc: float
+    epochs: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    stopped: str | None = None
+    best_state: dict[str, Any] | None = None
+
+    @property
+    def train_seconds(self) -> float:
+        """Wall time of the optimisation steps (forward, loss, backward, update)."""
+        return sum(entry["train_seconds"] for entry in self.history)
+
+
+def fit(
+    model: torch.nn.Module,
+    x: Any,
+    graph: Any,
+    y: Tensor,
+    train_mask: Tensor,
+    val_mask: Tensor,
+    test_mask: Tensor | None = None,
+    *,
+    lr: float,
+    weight_decay: float = 0.0,
+    weight_decay_scope: str = "all",
+    epochs: int = 200,
+    stopping: str = "none",
+    patience: int = 0,
+    time_budget: float | None = None,
+    keep_best_state: bool = False,
+    log: Callable[[dict[str, float]], None] | None = None,
+) -> NodeFitResult:
+    """Train ``model`` full-batch on the nodes of ``train_mask`` and select an epoch.
+
+    Args:
+        model: ``model(x, graph) → (N, C)`` logits (parameters on the data's device).
+        x: node features ``(N, F)`` (dense, or a sparse ``SparseMatrix``).
+        graph: the graph as the model takes it (e.g. a ``SparseMatrix`` ``N × N``).
+        y: ``(N,)`` int64 labels.
+        train_mask, val_mask, test_mask: ``(N,)`` bool node sets.
+        lr, weight_decay, weight_decay_scope: Adam (:func:`make_optimizer`).
+        epochs: the maximum number of epochs (one optimisation step each).
+        stopping, patience: the rule of :class:`EarlyStopping`.
+        time_budget: seconds of training + evaluation; training stops after the epoch that
+            exceeds it and :attr:`NodeFitResult.stopped` says so.
+        keep_best_state: keep a copy of the selected epoch's ``state_dict`` (costs a copy
+            every time the selection moves — every epoch for ``none``/``kipf``).
+        log: called with every epoch's history entry (progress display).
+
+    The random state is the caller's: seed (``torch.manual_seed``) before building the model
+    for a reproducible run.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be positive, got {epochs}")
+    if lr <= 0:
+        raise ValueError(f"lr must be positive, got {lr}")
+    optimizer = make_optimizer(model, lr=lr, weight_decay=weight_decay,
+                               weight_decay_scope=weight_decay_scope)
+    stopper = EarlyStopping(stopping, patience)
+    masks = {"val": val_mask} if test_mask is None else {"val": val_mask, "test": test_mask}
+    history: list[dict[str, float]] = []
+    selected: dict[str, float] = {}
+    best_state: dict[str, Any] | None = None
+    stopped: str | None = None
+    started = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        model.train()
+        tick = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x, graph)[train_mask], y[train_mask])
+        loss.backward()
+        optimizer.step()
+        entry: dict[str, float] = {"epoch": epoch, "train_seconds": time.perf_counter() - tick}
+        tick = time.perf_counter()
+        entry.update(evaluate(model, x, graph, y, masks))
+        entry["loss"] = float(loss.detach())
+        entry["eval_seconds"] = time.perf_counter() - tick
+        history.append(entry)
+        stop = stopper.step(epoch, entry["val_loss"], entry["val_acc"])
+        if stopper.selected_epoch == epoch:
+            selected = entry
+            if keep_best_state:
+                best_state = copy.deepcopy(model.state_dict())
+        if log is not None:
+            log(entry)
+        if stop:
+            stopped = f"early stopping ({stopping}, patience {patience}) after epoch {epoch}"
+            break
+        if time_budget is not None and time.perf_counter() - started > time_budget:
+            if epoch < epochs:
+                stopped = f"time budget {time_budget:g} s reached after epoch {epoch}"
+            break
+    return NodeFitResult(selected_epoch=int(selected["epoch"]), val_acc=selected["val_acc"],
+                         test_acc=selected.get("test_acc", math.nan), epochs=len(history),
+                         history=history, stopped=stopped, best_state=best_state)
