@@ -36,6 +36,7 @@ import numpy as np
 
 from gnnkit.datasets._errors import DatasetFileError
 from gnnkit.datasets._io import require_file
+from gnnkit.sparse.index import index_from_ptr
 
 __all__ = ["PickledSparseMatrix", "SafeUnpickler", "load_pickle", "load_torch_file"]
 
@@ -85,7 +86,9 @@ class PickledSparseMatrix:
             major_len = rows if self.format == "csr" else cols
             if indptr.shape != (major_len + 1,) or indptr[-1] != data.size:
                 raise ValueError(f"pickled {self.format} matrix has an inconsistent indptr")
-            major = np.repeat(np.arange(major_len), np.diff(indptr))
+            # Numpy in, numpy out. Checked: a decreasing indptr must raise ValueError (what
+            # the Planetoid reader turns into a "malformed sparse matrix" error).
+            major = index_from_ptr(indptr)
             row, col = (major, minor) if self.format == "csr" else (minor, major)
         if row.size and (row.min() < 0 or row.max() >= rows or col.min() < 0
                          or col.max() >= cols):

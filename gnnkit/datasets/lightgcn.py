@@ -27,6 +27,7 @@ from torch import Tensor
 from gnnkit.datasets._errors import DamagedDatasetFileError, DatasetFileError
 from gnnkit.datasets._graph import Graph
 from gnnkit.datasets._io import isin_sorted, read_int_lists, read_table, unique_sorted
+from gnnkit.sparse.index import pair_keys
 
 __all__ = ["LIGHTGCN_NAMES", "Interactions", "read_interaction_file", "read_lightgcn"]
 
@@ -168,8 +169,10 @@ def read_lightgcn(root: str | os.PathLike[str], name: str | None = None) -> Inte
             else:
                 num_items = length
     key = (name or root.name).lower().removeprefix("lightgcn-")
-    train_keys = unique_sorted(train_users * num_items + train_items)
-    test_keys = test_users * num_items + test_items
+    # Ids are checked against num_users/num_items above (and non-negative on reading).
+    train_keys = unique_sorted(pair_keys(train_users, train_items, num_users, num_items,
+                                         check=False))
+    test_keys = pair_keys(test_users, test_items, num_users, num_items, check=False)
     metadata = {
         "name": LIGHTGCN_NAMES.get(key, name or key),
         "format": "lightgcn",

@@ -12,6 +12,7 @@ These functions do no validation: :mod:`gnnkit.sparse.ops` checks inputs first.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -221,12 +222,14 @@ def _sddmm_backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
             grad_b = segment_op(grad.index_select(0, perm), colptr, "sum")[0]
     elif ctx.op == "mul":
         # Elementwise weights act as one "head" per feature: values (E, K), features (·, K, 1).
-        flat = grad.reshape(grad.shape[0], -1)
+        # Width from the shape, not ``-1``: with no entries (or no rows) ``-1`` is ambiguous.
+        width = math.prod(grad.shape[1:])
+        flat = grad.reshape(grad.shape[0], width)
         if need_a:
-            grad_a = aggregate(rowptr, col, flat, b.reshape(b.shape[0], -1, 1)).view(a.shape)
+            grad_a = aggregate(rowptr, col, flat, b.reshape(b.shape[0], width, 1)).view(a.shape)
         if need_b:
             grad_b = aggregate(
-                colptr, csc_row, flat.index_select(0, perm), a.reshape(a.shape[0], -1, 1)
+                colptr, csc_row, flat.index_select(0, perm), a.reshape(a.shape[0], width, 1)
             ).view(b.shape)
     else:  # outer: grad (E, P, Q); a (M, P, F); b (N, Q, F)
         if need_a:
@@ -303,9 +306,16 @@ def _segment_backward(ctx: Any, grad_out: Tensor, grad_arg: Tensor | None) -> tu
         return grad.index_select(0, segment_of), None, None
     # max/min: the gradient goes to the winning position of each output element.
     grad_src = grad_out.new_zeros((ctx.num_src, *grad_out.shape[1:]))
+    if ctx.num_src == 0:
+        # Every segment is empty (arg is the sentinel); scatter_add_ would still bounds-check
+        # the placeholder index 0 against zero rows.
+        return grad_src, None, None
     valid = arg < ctx.num_src
-    flat_grad = grad_src.view(ctx.num_src, -1)
-    flat_arg = torch.where(valid, arg, torch.zeros_like(arg)).view(arg.shape[0], -1)
+    # The trailing width comes from the shape, not from ``-1``, which is ambiguous (and
+    # raises) for a tensor without elements whenever another listed size is 0.
+    width = math.prod(grad_out.shape[1:])
+    flat_grad = grad_src.view(ctx.num_src, width)
+    flat_arg = torch.where(valid, arg, torch.zeros_like(arg)).view(arg.shape[0], width)
     flat_contribution = torch.where(valid, grad_out, torch.zeros_like(grad_out))
     flat_grad.scatter_add_(0, flat_arg, flat_contribution.reshape(flat_arg.shape))
     return grad_src, None, None

@@ -394,3 +394,71 @@ def test_spmm_max_min_backward_with_no_edges(reduce: str) -> None:
     assert torch.equal(out, torch.zeros(3, 2, dtype=torch.float64))
     assert x.grad is not None and torch.equal(x.grad, torch.zeros_like(x))
     assert values.grad is not None and values.grad.shape == (0,)
+
+
+# Backends that run on CPU; each test below forces one (inside the reference fixture).
+CPU_BACKENDS = ("reference", "cpu")
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("reduce", REDUCES)
+@pytest.mark.parametrize("trailing", [(), (3,), (2, 3)])
+def test_segment_and_scatter_backward_with_empty_src(
+    backend: str, reduce: str, trailing: tuple[int, ...]
+) -> None:
+    # No rows at all: max/min backward used to fail on ``view(0, -1)``.
+    with use_backend(backend):
+        for num_segments in (3, 0):
+            src = torch.randn(0, *trailing, dtype=torch.float64, requires_grad=True)
+            ptr = torch.zeros(num_segments + 1, dtype=torch.long)
+            index = torch.zeros(0, dtype=torch.long)
+            for out in (segment(src, ptr, reduce), scatter(src, index, num_segments, reduce)):
+                assert torch.equal(out, torch.zeros(num_segments, *trailing, dtype=torch.float64))
+                src.grad = None
+                (out * torch.randn_like(out)).sum().backward()
+                assert src.grad is not None and src.grad.shape == src.shape
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("reduce", REDUCES)
+@pytest.mark.parametrize("trailing", [(0,), (2, 0)])
+def test_segment_and_scatter_backward_with_zero_width_features(
+    backend: str, reduce: str, trailing: tuple[int, ...]
+) -> None:
+    # Rows but no elements: the flattened width of the max/min backward is 0 here.
+    src = torch.randn(4, *trailing, dtype=torch.float64, requires_grad=True)
+    with use_backend(backend):
+        segment(src, torch.tensor([0, 1, 1, 4]), reduce).sum().backward()
+        assert src.grad is not None and src.grad.shape == src.shape
+        src.grad = None
+        scatter(src, torch.tensor([2, 0, 2, 2]), 4, reduce).sum().backward()
+        assert src.grad is not None and src.grad.shape == src.shape
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("reduce", REDUCES)
+@pytest.mark.parametrize("trailing", [(), (2, 3)])
+def test_segment_and_scatter_gradcheck_every_cpu_backend(
+    backend: str, reduce: str, trailing: tuple[int, ...]
+) -> None:
+    # 1-D and multi-dimensional src, with empty segments (their gradient is zero).
+    src = torch.randn(7, *trailing, dtype=torch.float64, requires_grad=True)
+    ptr = torch.tensor([0, 0, 3, 3, 7, 7])
+    index = torch.tensor([4, 1, 4, 0, 1, 1, 4])
+    with use_backend(backend):
+        assert torch.autograd.gradcheck(lambda s: segment(s, ptr, reduce), (src,))
+        assert torch.autograd.gradcheck(lambda s: scatter(s, index, 6, reduce), (src,))
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("op", ["dot", "add", "mul"])
+@pytest.mark.parametrize("rows", [(3, 4), (0, 4), (3, 0)])
+def test_sddmm_backward_with_no_entries(backend: str, op: str, rows: tuple[int, int]) -> None:
+    # The "mul" backward flattened with ``reshape(nnz, -1)``, which fails for nnz == 0.
+    A = SparseMatrix.from_edge_index(torch.zeros(2, 0, dtype=torch.long), shape=rows)
+    a = torch.randn(rows[0], 2, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(rows[1], 2, 3, dtype=torch.float64, requires_grad=True)
+    with use_backend(backend):
+        sddmm(A, a, b, op).sum().backward()
+    assert a.grad is not None and torch.equal(a.grad, torch.zeros_like(a))
+    assert b.grad is not None and torch.equal(b.grad, torch.zeros_like(b))

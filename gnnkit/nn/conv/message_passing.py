@@ -25,7 +25,7 @@ Under ``torch.compile(fullgraph=True)`` pass a ready :class:`SparseMatrix` built
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeAlias, TypeVar, overload
 
@@ -45,6 +45,7 @@ from .aggr import Aggregation, SumAggregation, resolve_aggregation
 
 __all__ = [
     "GraphCache",
+    "GraphCacheOwner",
     "GraphInput",
     "GraphLike",
     "HasEdgeIndex",
@@ -267,8 +268,8 @@ def _map_state(value: Any, fn: Callable[[Tensor], Tensor]) -> Any:
 class GraphCache(Generic[V]):
     """Graph-derived state a layer keeps between calls (a normalised matrix, a pattern with
     self loops), which must follow the module through ``.to()``, ``.double()``, ``.half()``,
-    ``.cuda()``: :class:`MessagePassing` calls :meth:`apply` from ``Module._apply`` on every
-    :class:`GraphCache` attribute.
+    ``.cuda()``: a :class:`GraphCacheOwner` (e.g. :class:`MessagePassing`) calls :meth:`apply`
+    from ``Module._apply`` on every :class:`GraphCache` attribute.
 
     ``key`` identifies the input the value was derived from (compared by identity, held by a
     strong reference so it cannot be recycled); ``None`` means "any input" (PyG's
@@ -330,7 +331,37 @@ class SelfLoopCache(GraphCache[SparseMatrix]):
         return self.put(value, A.structure)
 
 
-class MessagePassing(torch.nn.Module):
+_Owner = TypeVar("_Owner", bound="GraphCacheOwner")
+
+
+class GraphCacheOwner(torch.nn.Module):
+    """Base for modules that keep graph-derived state in :class:`GraphCache` attributes.
+
+    ``Module._apply`` (behind ``.to()``, ``.double()``, ``.half()``, ``.cuda()``) maps only
+    parameters and buffers; a cache is neither, so without this a cached float32 matrix
+    would meet float64 weights, or stay on the old device. Every :class:`GraphCache` found
+    among the module's attributes is mapped with the same function. Used by
+    :class:`MessagePassing` and by the link predictors (:mod:`gnnkit.nn.linkpred`).
+    """
+
+    def graph_caches(self) -> Iterator[GraphCache[Any]]:
+        """The module's own :class:`GraphCache` attributes (children are not included: their
+        ``_apply`` runs through ``Module._apply``'s recursion)."""
+        return (value for value in vars(self).values() if isinstance(value, GraphCache))
+
+    def clear_graph_caches(self) -> None:
+        """Drop every cached value of this module."""
+        for cache in self.graph_caches():
+            cache.clear()
+
+    def _apply(self: _Owner, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> _Owner:
+        super()._apply(fn, recurse)
+        for cache in self.graph_caches():
+            cache.apply(fn)
+        return self
+
+
+class MessagePassing(GraphCacheOwner):
     r"""Base class of every layer in :mod:`gnnkit.nn.conv`:
 
     .. math::
@@ -363,7 +394,8 @@ class MessagePassing(torch.nn.Module):
             fused; others gather.
 
     Graph-derived state kept across calls must be a :class:`GraphCache` attribute so that it
-    follows the module's device and dtype (``.to()``, ``.double()``, ``.half()``).
+    follows the module's device and dtype (``.to()``, ``.double()``, ``.half()``; see
+    :class:`GraphCacheOwner`).
     """
 
     #: whether :meth:`message` reads ``x_i`` (the target's feature); saves a gather if not.
@@ -376,18 +408,7 @@ class MessagePassing(torch.nn.Module):
     def reset_parameters(self) -> None:
         """Re-initialise learnable parameters (the aggregation's included) and drop caches."""
         self.aggr_module.reset_parameters()
-        for value in vars(self).values():
-            if isinstance(value, GraphCache):
-                value.clear()
-
-    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> MessagePassing:
-        # Module._apply moves/casts parameters and buffers; cached graphs are neither, so
-        # they are mapped here (else a cached float32 matrix meets float64 weights).
-        super()._apply(fn, recurse)
-        for value in vars(self).values():
-            if isinstance(value, GraphCache):
-                value.apply(fn)
-        return self
+        self.clear_graph_caches()
 
     # ------------------------------------------------------------------ the hooks
     def edge_weights(self, A: SparseMatrix, x_source: Tensor, x_target: Tensor | None,

@@ -38,6 +38,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from gnnkit.nn.conv.message_passing import GraphCache, GraphCacheOwner, as_sparse_matrix
 from gnnkit.sparse import SparseMatrix, spspmm
 
 from .encoder import drop_entries, reset_module
@@ -57,8 +58,6 @@ NCN_VARIANTS = ("ncn", "cn-count", "ncn2", "ncn-diff", "cn-only")
 def prepare_graph(graph: Any, num_nodes: int) -> SparseMatrix:
     """Any supported graph input → the coalesced ``num_nodes × num_nodes`` pattern that
     neighbourhood intersections need (values dropped)."""
-    from gnnkit.nn.conv.message_passing import as_sparse_matrix
-
     A = as_sparse_matrix(graph, num_nodes=num_nodes).matrix
     if A.values is not None:
         A = A.with_values(None)
@@ -107,7 +106,7 @@ def _head(hidden: int, dropout: float, layer_norm: bool, two_layers: bool) -> nn
     return nn.Sequential(*layers)
 
 
-class NCNPredictor(nn.Module):
+class NCNPredictor(GraphCacheOwner):
     """NCN link predictor (see the module docstring for the equation and the variants).
 
     Args:
@@ -174,7 +173,9 @@ class NCNPredictor(nn.Module):
                                    tail_activation)
                           if variant in ("ncn2", "ncn-diff") else None)
         self.head = _head(hidden_channels, dropout, layer_norm, two_layer_head)
-        self._two_hop_cache: tuple[object, SparseMatrix] | None = None
+        # A GraphCache (not a plain attribute) so that .to()/.double()/.half() of the module
+        # move it too: GraphCacheOwner._apply maps it.
+        self._two_hop_cache: GraphCache[SparseMatrix] = GraphCache()
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -245,11 +246,10 @@ class NCNPredictor(nn.Module):
                     ) -> list[NeighborSets]:
         if self.variant == "ncn2":
             # A·A is the expensive part; evaluation scores many batches on one graph.
-            cached = self._two_hop_cache
-            if cached is None or cached[0] is not A.structure:
-                cached = (A.structure, spspmm(A, A).with_values(None))
-                self._two_hop_cache = cached
-            return list(two_hop_common_sets(A, pairs, cached[1]))
+            two_hop = self._two_hop_cache.get(A.structure)
+            if two_hop is None:
+                two_hop = self._two_hop_cache.put(spspmm(A, A).with_values(None), A.structure)
+            return list(two_hop_common_sets(A, pairs, two_hop))
         return list(exclusive_neighbor_sets(A, pairs, common))
 
     def extra_repr(self) -> str:
