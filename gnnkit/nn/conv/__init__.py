@@ -27,6 +27,7 @@ from .gin import GINConv, GINEConv
 from .lg import LGConv
 from .message_passing import (
     GraphCache,
+    GraphCacheOwner,
     GraphInput,
     GraphLike,
     MessagePassing,
@@ -45,6 +46,7 @@ __all__ = [
     "GINConv",
     "GINEConv",
     "GraphCache",
+    "GraphCacheOwner",
     "GraphInput",
     "GraphLike",
     "LCMAggregation",
