@@ -2,13 +2,14 @@
 
 ``gnnkit.nn.conv`` holds the message-passing layers and aggregations; they are re-exported
 here: ``from gnnkit.nn import GCNConv, GATConv``. ``GraphLike`` is the type of every layer's
-graph argument; :mod:`gnnkit.nn.inits` holds the weight initialisers all layers use.
+graph argument; :mod:`gnnkit.nn.inits` holds the weight initialisers all layers use;
+:mod:`gnnkit.nn.pool` the graph-level readouts (sum, mean, max, attention).
 """
 
 from __future__ import annotations
 
-from . import inits
+from . import inits, pool
 from .conv import *  # noqa: F403
 from .conv import __all__ as _conv_all
 
-__all__ = [*_conv_all, "inits"]
+__all__ = [*_conv_all, "inits", "pool"]
