@@ -9,13 +9,38 @@ hash nothing, while a file that is rewritten (new size or modification time) is 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from pathlib import Path
 
-from gnnkit.datasets.cache import file_digest, git_blob_sha1
+__all__ = [
+    "cached_digest",
+    "clear_digest_cache",
+    "file_digest",
+    "file_problem",
+    "git_blob_sha1",
+    "incomplete_last_line",
+]
 
-__all__ = ["cached_digest", "clear_digest_cache", "file_problem", "incomplete_last_line"]
+def file_digest(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in chunks."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_blob_sha1(path: str | os.PathLike[str]) -> str:
+    """``git hash-object`` of a file: SHA-1 of ``b"blob <size>\\0" + content``."""
+    path = Path(path)
+    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
 
 _DigestKey = tuple[str, int, int, str]
 _DIGESTS: dict[_DigestKey, str] = {}

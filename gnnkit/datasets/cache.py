@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from gnnkit.datasets._errors import DatasetFileError
+from gnnkit.datasets._integrity import file_digest, file_problem, git_blob_sha1
 
 __all__ = [
     "ChecksumError",
@@ -59,40 +59,14 @@ def data_home() -> Path:
     return Path(configured).expanduser() if configured else Path.home() / ".cache" / "gnnkit"
 
 
-def file_digest(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
-    """Hex digest of a file, read in chunks."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def git_blob_sha1(path: str | os.PathLike[str]) -> str:
-    """``git hash-object`` of a file: SHA-1 of ``b"blob <size>\\0" + content``."""
-    path = Path(path)
-    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_file(
     path: Path, *, sha256: str | None = None, git_sha1: str | None = None, size: int | None = None
 ) -> None:
-    """Raise :class:`ChecksumError` unless ``path`` has the expected size and digests."""
-    actual_size = path.stat().st_size
-    if size is not None and actual_size != size:
-        raise ChecksumError(path, f"size {actual_size} bytes, expected {size}")
-    if sha256 is not None:
-        actual = file_digest(path)
-        if actual != sha256:
-            raise ChecksumError(path, f"sha256 {actual}, expected {sha256}")
-    if git_sha1 is not None:
-        actual = git_blob_sha1(path)
-        if actual != git_sha1:
-            raise ChecksumError(path, f"git blob sha1 {actual}, expected {git_sha1}")
+    """Raise :class:`ChecksumError` unless ``path`` has the expected size and digests (the
+    comparison is :func:`gnnkit.datasets._integrity.file_problem`'s, shared with loading)."""
+    problem = file_problem(path, size=size, sha256=sha256, git_sha1=git_sha1)
+    if problem is not None:
+        raise ChecksumError(path, problem)
 
 
 class _Progress:
