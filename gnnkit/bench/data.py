@@ -28,7 +28,7 @@ from gnnkit.datasets import (
 )
 from gnnkit.datasets.linksplit import ncn_planetoid_split, random_link_split
 from gnnkit.nn.linkpred import LinkSplit
-from gnnkit.sparse import SparseMatrix, pair_keys, split_keys
+from gnnkit.sparse import SparseMatrix, to_undirected
 
 from .schema import DatasetSpec
 
@@ -177,14 +177,6 @@ def _geomgcn_splits(spec: DatasetSpec, roots: Sequence[Path], num_nodes: int
     return read_geomgcn_splits(folder, spec.name, num_nodes)
 
 
-def _undirected(edge_index: Tensor, num_nodes: int) -> Tensor:
-    """``(2, E')``: both directions of every edge, duplicates merged, sorted by (source,
-    target) — unique keys are sorted, so the result is in key order."""
-    both = torch.cat([edge_index, edge_index.flip(0)], dim=1)
-    keys = torch.unique(pair_keys(both[0], both[1], num_nodes, num_nodes))
-    return torch.stack(split_keys(keys, num_nodes))
-
-
 def load_node_data(spec: DatasetSpec, roots: Sequence[Path] | None = None) -> NodeData:
     """Load, preprocess and split the dataset of ``spec``.
 
@@ -204,9 +196,6 @@ def _load_node_data(spec: DatasetSpec, roots: list[Path]) -> NodeData:
     graph = _load_graph(spec, roots)
     if graph.x is None or graph.y is None:
         raise DatasetUnavailable(f"dataset {spec.name!r} has no features or labels")
-    edge_index = graph.edge_index
-    if spec.undirected and spec.source != "geomgcn":
-        edge_index = _undirected(edge_index, graph.num_nodes)
     if spec.split == "geom-gcn":
         splits = _geomgcn_splits(spec, roots, graph.num_nodes)
         train, val, test = splits["train"], splits["val"], splits["test"]
@@ -217,12 +206,14 @@ def _load_node_data(spec: DatasetSpec, roots: list[Path]) -> NodeData:
         x = row_normalize(x)
     y = graph.y.long().view(-1)
     num_classes = int(graph.metadata.get("num_classes", int(y.max()) + 1))
-    adjacency = SparseMatrix.from_edge_index(edge_index, shape=graph.num_nodes)
+    adjacency = SparseMatrix.from_edge_index(graph.edge_index, shape=graph.num_nodes)
+    if spec.undirected and spec.source != "geomgcn":  # geom-gcn's reader symmetrises itself
+        adjacency = to_undirected(adjacency)
     adjacency.csc()
     density = float((x != 0).float().mean()) if x.numel() else 0.0
     kind = "sparse" if density <= SPARSE_FEATURE_DENSITY else "dense"
     description = (f"{graph.metadata.get('name', spec.name)} ({graph.metadata.get('source', '')})"
-                   f": {graph.num_nodes} nodes, {edge_index.shape[1]} directed edges, "
+                   f": {graph.num_nodes} nodes, {adjacency.nnz} directed edges, "
                    f"{x.shape[1]} {kind} features ({100 * density:.1f}% non-zero), "
                    f"{num_classes} classes, {train.shape[1]} split(s)")
     features: Tensor | SparseMatrix = x

@@ -139,6 +139,10 @@ def add_self_loops(
     return SparseMatrix.from_coo(new_row, new_col, values, A.shape)
 
 
+# gcn_norm's ``add_self_loops`` argument shadows the function inside it.
+_add_self_loops = add_self_loops
+
+
 def remove_self_loops(A: SparseMatrix) -> SparseMatrix:
     """Drop every diagonal entry.
 
@@ -430,7 +434,7 @@ def gcn_norm(
     is_loop = A.row == A.col
     has_loop[A.row[is_loop].long()] = True
     # add_self_loops(only_missing=True) appends the missing loops in increasing node order.
-    return globals()["add_self_loops"](normalized, diagonal[~has_loop], only_missing=True)
+    return _add_self_loops(normalized, diagonal[~has_loop], only_missing=True)
 
 
 def row_normalize(A: SparseMatrix, *, dtype: torch.dtype = torch.float32) -> SparseMatrix:

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gnnkit.sparse import SparseMatrix, pair_keys
+from gnnkit.sparse import SparseMatrix, pair_keys, to_undirected
 
 from .heuristics import check_pairs
 from .target_removal import sorted_keys
@@ -43,9 +43,7 @@ def undirected_graph(pairs: Tensor, num_nodes: int) -> SparseMatrix:
     """
     pairs = check_pairs(pairs, num_nodes)
     pairs = pairs[:, pairs[0] != pairs[1]]
-    row = torch.cat([pairs[0], pairs[1]])
-    col = torch.cat([pairs[1], pairs[0]])
-    return SparseMatrix.from_coo(row, col, None, (num_nodes, num_nodes)).coalesce()
+    return to_undirected(SparseMatrix.from_coo(pairs[0], pairs[1], None, (num_nodes, num_nodes)))
 
 
 @dataclass(frozen=True)
