@@ -4,7 +4,10 @@
   :func:`~gnnkit.train.node_classification.fit` with the early-stopping rules of the GCN and
   GAT papers (:class:`~gnnkit.train.node_classification.EarlyStopping`);
 * :mod:`gnnkit.train.link_prediction` — the NCN/NCNC protocol:
-  :func:`~gnnkit.train.link_prediction.fit`, ``train_epoch``, ``evaluate``, ``predict``.
+  :func:`~gnnkit.train.link_prediction.fit`, ``train_epoch``, ``evaluate``, ``predict``;
+* :mod:`gnnkit.train.graph_level` — mini-batches of many graphs (classification and
+  regression): :func:`~gnnkit.train.graph_level.fit` with learning-rate schedules
+  (:class:`~gnnkit.train.graph_level.LRSchedule`), ``GraphBatches``, ``predict``.
 
 Each ``fit`` takes the model and the data, trains, selects an epoch on validation, and returns
 a result with the whole per-epoch curve; each accepts a ``time_budget`` and a ``log``
@@ -14,14 +17,18 @@ callback. Models come from :mod:`gnnkit.models` (or are the user's own). The ben
 
 from __future__ import annotations
 
-from . import link_prediction, node_classification
+from . import graph_level, link_prediction, node_classification
+from .graph_level import GraphFitResult, LRSchedule
 from .link_prediction import LinkFitResult
 from .node_classification import EarlyStopping, NodeFitResult
 
 __all__ = [
     "EarlyStopping",
+    "GraphFitResult",
+    "LRSchedule",
     "LinkFitResult",
     "NodeFitResult",
+    "graph_level",
     "link_prediction",
     "node_classification",
 ]
