@@ -223,3 +223,39 @@ def test_recsys_errors() -> None:
         recall_at_k(scores, pairs, 1, reduction="sum")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="no user has a test item"):
         recall_at_k(scores, torch.zeros(2, 0, dtype=torch.int64), 1)
+
+
+def test_ties_inside_the_cut_rank_by_item_index() -> None:
+    # the k-th score occurs only inside the top k: the one-topk path must still order the tied
+    # items by index, whatever order topk returned them in
+    scores = torch.tensor([[5.0, 1.0, 5.0, 0.0, 5.0, 7.0], [2.0, 2.0, 2.0, 2.0, 3.0, 1.0]])
+    expected = [[5, 0, 2, 4], [4, 0, 1, 2]]
+    assert top_k_items(scores, 4).tolist() == expected
+    # reversed item order: indices must follow, not positions
+    flipped = scores.flip(1)
+    assert top_k_items(flipped, 4).tolist() == [[0, 1, 3, 5], [1, 2, 3, 4]]
+
+
+@pytest.mark.parametrize("slack", [0, 3, 1000])
+@pytest.mark.parametrize("tie_levels", [None, 2])
+def test_candidate_slack_never_changes_the_ranking(monkeypatch: pytest.MonkeyPatch, slack: int,
+                                                   tie_levels: int | None) -> None:
+    # a small slack sends most users through the exact path (more excluded items than the
+    # slack), a large one keeps them on the one-topk path: both must equal the brute force
+    from gnnkit.metrics import recsys
+
+    monkeypatch.setattr(recsys, "CANDIDATE_SLACK", slack)
+    rng = np.random.default_rng(slack + 7)
+    num_users, num_items, k = 30, 50, 8
+    scores = rng.standard_normal((num_users, num_items))
+    if tie_levels is not None:
+        scores = np.floor(scores * tie_levels)
+    train = random_sets(rng, num_users, num_items, 0.25)
+    train[0] = set(range(num_items - 3))  # fewer admissible items than k
+    train[1] = set()
+    test = [s - t for s, t in zip(random_sets(rng, num_users, num_items, 0.2), train, strict=True)]
+    test[0] = {num_items - 1}
+    expected = brute_force(scores, test, train, k)
+    got = ranking_metrics_at_k(torch.from_numpy(scores), as_pairs(test), k,
+                               exclude=as_pairs(train), reduction="none")
+    assert_matches(got, expected)
