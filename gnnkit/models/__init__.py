@@ -1,5 +1,9 @@
 """Small reference models composed from :mod:`gnnkit.nn` layers, and the model registry.
 
+Node level: :class:`GCN`, :class:`GAT`. Graph level (a :class:`gnnkit.data.GraphBatch` in,
+one row per graph out): :class:`GIN` (Xu et al.'s graph classifier) and :class:`GINE` (OGB's
+molecule baseline with edge features).
+
 :mod:`gnnkit.models.registry` is the one place a configuration names a model: each entry
 declares its task(s), configuration keys (types, defaults) and builder; the benchmark suite
 validates experiment files against it and builds every model through :func:`build_model`.
@@ -9,6 +13,8 @@ from __future__ import annotations
 
 from .gat import GAT
 from .gcn import GCN
+from .gin import GIN
+from .gine import GINE
 from .registry import (
     MODELS,
     ModelConfigError,
@@ -24,6 +30,8 @@ from .registry import (
 __all__ = [
     "GAT",
     "GCN",
+    "GIN",
+    "GINE",
     "MODELS",
     "ModelConfigError",
     "ModelEntry",

@@ -22,9 +22,20 @@ keyword arguments:
   ``model(x, graph) → (N, C)`` logits;
 * ``link_prediction``: ``in_channels`` (0 for featureless graphs), ``num_nodes`` →
   ``(encoder, predictor)`` with ``encoder(x, A) → h`` and ``predictor(h, A, pairs) → logits``.
+* ``graph_classification`` and ``graph_property``: ``in_channels``, ``out_channels``,
+  ``edge_channels`` → a module ``model(batch) → (G, out_channels)`` taking a
+  :class:`gnnkit.data.GraphBatch` (logits or regression outputs, one row per graph).
+  ``in_channels`` is the number of columns of ``batch.x`` — for categorical features (atom
+  ids) the number of categorical columns, e.g. 9 for ``ogbg-mol*``, 1 for ZINC;
+  ``edge_channels`` the number of columns of ``batch.edge_attr`` (a ``(E,)`` vector counts
+  as 1; 0 when the graphs have no edge features). Builders of models that use no edge
+  features accept and ignore ``edge_channels``.
 
 Registered: ``gcn``, ``gat`` (node classification); ``ncn``, ``ncnc``, ``gae``, ``gae-dot``
-(link prediction, the official NCN code's flag is named in each key's help).
+(link prediction, the official NCN code's flag is named in each key's help); ``gin``
+(graph classification and graph property; the flags of Xu et al.'s official code in the
+help), ``gine`` (graph property and graph classification; the flags of OGB's molecule
+example, or the ``GNN`` argument where it has no flag, in the help).
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ from typing import Any
 
 from torch import nn
 
+from gnnkit.nn.encoders import EDGE_ENCODERS, NODE_ENCODERS
 from gnnkit.nn.linkpred import (
     ENCODER_CONVS,
     NCN_VARIANTS,
@@ -48,6 +60,8 @@ from gnnkit.nn.linkpred import (
 
 from .gat import GAT
 from .gcn import GCN
+from .gin import GIN, GIN_GRAPH_POOLINGS, GIN_NEIGHBOR_POOLINGS, GIN_NODE_ENCODERS
+from .gine import GINE, GINE_GRAPH_POOLINGS, GINE_JK
 
 __all__ = [
     "MODELS",
@@ -322,3 +336,70 @@ register_model(ModelEntry("gae", LINK, {**_ENCODER, **_GAE}, _gae,
                           "LinkEncoder + MLP on h_i ⊙ h_j"))
 register_model(ModelEntry("gae-dot", LINK, dict(_ENCODER), _gae_dot,
                           "LinkEncoder + dot product h_i · h_j"))
+
+
+# --------------------------------------------------------------------------- graph models
+GRAPH = ("graph_classification", "graph_property")
+
+
+def _gin(c: Mapping[str, Any], *, in_channels: int, out_channels: int,
+         edge_channels: int) -> nn.Module:
+    del edge_channels  # GIN reads node features only
+    return GIN(in_channels, c["hidden_channels"], out_channels, num_layers=c["num_layers"],
+               num_mlp_layers=c["num_mlp_layers"], final_dropout=c["final_dropout"],
+               learn_eps=c["learn_eps"], graph_pooling=c["graph_pooling"],
+               neighbor_pooling=c["neighbor_pooling"], node_encoder=c["node_encoder"])
+
+
+def _gine(c: Mapping[str, Any], *, in_channels: int, out_channels: int,
+          edge_channels: int) -> nn.Module:
+    return GINE(in_channels, c["hidden_channels"], out_channels, num_layers=c["num_layers"],
+                dropout=c["dropout"], jk=c["jk"], graph_pooling=c["graph_pooling"],
+                residual=c["residual"], node_encoder=c["node_encoder"],
+                edge_encoder=c["edge_encoder"],
+                edge_channels=edge_channels if c["edge_encoder"] != "none" else None,
+                last_activation=c["last_activation"], head_layers=c["head_layers"])
+
+
+register_model(ModelEntry("gin", GRAPH, {
+    "hidden_channels": ModelOption(64, int, "width of every GIN layer (--hidden_dim)"),
+    "num_layers": ModelOption(5, int, "layers INCLUDING the input one: num_layers - 1 GIN "
+                                      "layers, num_layers readouts (--num_layers)"),
+    "num_mlp_layers": ModelOption(2, int, "linear layers in each GIN MLP; 1 = linear "
+                                          "(--num_mlp_layers)"),
+    "final_dropout": ModelOption(0.5, float, "dropout on every layer's score "
+                                             "(--final_dropout)"),
+    "learn_eps": ModelOption(False, bool, "learn ε (GIN-ε); off = GIN-0 (--learn_eps)"),
+    "graph_pooling": ModelOption("sum", str, "readout over a graph's nodes; 'mean' is the "
+                                 "official 'average' (--graph_pooling_type)",
+                                 GIN_GRAPH_POOLINGS),
+    "neighbor_pooling": ModelOption("sum", str, "aggregation over neighbours; 'mean' is the "
+                                    "official 'average' (--neighbor_pooling_type)",
+                                    GIN_NEIGHBOR_POOLINGS),
+    "node_encoder": ModelOption("none", str, "'none': dense x as is (the official code, e.g. "
+                                "one-hot labels); 'ogb-atom'/'zinc-atom': embed category ids "
+                                "to hidden_channels first", GIN_NODE_ENCODERS),
+}, _gin, "Xu et al.'s GIN graph classifier, readout of every layer (gnnkit.models.GIN)"))
+
+register_model(ModelEntry("gine", GRAPH[::-1], {
+    "hidden_channels": ModelOption(300, int, "width of every layer (--emb_dim)"),
+    "num_layers": ModelOption(5, int, "message-passing layers (--num_layer)"),
+    "dropout": ModelOption(0.5, float, "dropout after every layer (--drop_ratio)"),
+    "jk": ModelOption("last", str, "node representation: last layer or sum of all (OGB's "
+                                   "GNN(JK=...); main_pyg.py has no flag for it)", GINE_JK),
+    "graph_pooling": ModelOption("mean", str, "readout over a graph's nodes (OGB's "
+                                 "GNN(graph_pooling=...); no flag in main_pyg.py)",
+                                 GINE_GRAPH_POOLINGS),
+    "residual": ModelOption(False, bool, "residual connections between layers (OGB's "
+                                         "GNN(residual=...); no flag in main_pyg.py)"),
+    "node_encoder": ModelOption("ogb-atom", str, "encoder of x: OGB atom ids, ZINC atom "
+                                "types, or a linear map of dense x", NODE_ENCODERS),
+    "edge_encoder": ModelOption("ogb-bond", str, "encoder of edge_attr, one per layer: OGB bond "
+                                "ids, ZINC bond types, a linear map of dense edge_attr, or "
+                                "'none' (plain GIN messages)", EDGE_ENCODERS),
+    "last_activation": ModelOption(False, bool, "ReLU after the last layer too (ESAN's "
+                                                "zincgin; OGB removes it)"),
+    "head_layers": ModelOption(1, int, "linear layers of the output head: 1 = OGB's "
+                                       "graph_pred_linear, 2 = Linear(d, 2d)-ReLU-Linear "
+                                       "(ESAN's final_layers)"),
+}, _gine, "OGB's GIN molecule baseline with edge features (gnnkit.models.GINE)"))
