@@ -43,6 +43,7 @@ __all__ = [
     "LRSchedule",
     "fit",
     "graph_loss",
+    "is_singleton",
     "predict",
     "train_epoch",
 ]
@@ -150,15 +151,29 @@ def graph_loss(name: str, output: Tensor, target: Tensor) -> Tensor:
     return F.mse_loss(output, target)
 
 
+def is_singleton(batch: GraphBatch) -> bool:
+    """A batch of one graph or one node: batch normalisation cannot train on it (one value
+    per channel has no variance), so OGB's example loop skips such batches."""
+    return batch.num_graphs <= 1 or batch.num_nodes <= 1
+
+
 def train_epoch(model: torch.nn.Module, batches: Iterator[GraphBatch] | GraphBatches,
-                optimizer: torch.optim.Optimizer, loss: str) -> float:
+                optimizer: torch.optim.Optimizer, loss: str, *,
+                skip_singletons: bool = True) -> float:
     """One pass over ``batches`` with one optimiser step each; returns the loss averaged over
-    graphs (each batch weighted by its graph count)."""
+    graphs (each batch weighted by its graph count).
+
+    ``skip_singletons`` leaves out batches of one graph or one node (:func:`is_singleton`),
+    as OGB's example loop does: a shuffled last batch of one small molecule would otherwise
+    stop training with a batch-norm error (ogbg-molfreesolv's 513 training graphs leave one
+    at batch size 32)."""
     model.train()
     total, graphs = 0.0, 0
     for batch in batches:
         if batch.y is None:
             raise ValueError("training batches need graph targets y")
+        if skip_singletons and is_singleton(batch):
+            continue
         optimizer.zero_grad(set_to_none=True)
         value = graph_loss(loss, model(batch), batch.y)
         value.backward()
@@ -268,6 +283,7 @@ def fit(
     schedule: LRSchedule | None = None,
     selection: str | None = None,
     sampled_batches: int | None = None,
+    skip_singletons: bool = True,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
     time_budget: float | None = None,
@@ -290,6 +306,8 @@ def fit(
             else the first); the plateau schedule watches it too.
         sampled_batches: draw this many random batches per epoch instead of one pass (the
             GIN reference code's ``iters_per_epoch``; see :class:`GraphBatches`).
+        skip_singletons: leave out training batches of one graph or one node (OGB's rule;
+            see :func:`train_epoch`).
         time_budget: seconds of training + evaluation; stops after the epoch that passes it.
     """
     if epochs < 1:
@@ -319,7 +337,8 @@ def fit(
     for epoch in range(1, epochs + 1):
         tick = time.perf_counter()
         entry: dict[str, float] = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
-        entry["loss"] = train_epoch(model, train_batches, optimizer, loss)
+        entry["loss"] = train_epoch(model, train_batches, optimizer, loss,
+                                    skip_singletons=skip_singletons)
         entry["train_seconds"] = time.perf_counter() - tick
         tick = time.perf_counter()
         for name, batches in evaluation.items():

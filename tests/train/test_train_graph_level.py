@@ -161,3 +161,25 @@ def test_fit_checks_its_arguments() -> None:
         fit(_SumModel(), dataset, [0, 1], {"val": []}, **common)
     with pytest.raises(ValueError, match="kind"):
         LRSchedule("cosine")
+
+
+def test_singleton_batches_are_skipped_unless_asked() -> None:
+    # 5 training graphs at batch size 2 leave a last batch of one graph; batch norm cannot
+    # train on it, and the OGB loop skips it
+    dataset = _dataset(8, seed=4)
+
+    class _Normed(_SumModel):
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm = torch.nn.BatchNorm1d(2)
+
+        def forward(self, batch: GraphBatch) -> torch.Tensor:
+            return self.norm(super().forward(batch))
+
+    common = dict(loss="cross_entropy", metric=_accuracy, higher_is_better=True, lr=0.1,
+                  epochs=2, batch_size=2)
+    result = fit(_Normed(), dataset, torch.arange(5), {"val": torch.arange(5, 8)}, **common)
+    assert result.epochs == 2
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        fit(_Normed(), dataset, torch.arange(5), {"val": torch.arange(5, 8)},
+            skip_singletons=False, **common)
