@@ -4,7 +4,9 @@ The runner knows no task: the experiment's task (:mod:`gnnkit.bench.tasks`) chec
 references to other experiments, loads the data once, and trains each seed; the runner owns
 the one seed loop, the progress bar, the memory monitor and the skip/fail rules. Run ``k`` of
 an experiment uses seed ``seeds[k]`` (the task decides what else ``k`` selects, e.g. split
-``k mod K`` of a dataset with ``K`` alternative splits).
+``k mod K`` of a dataset with ``K`` alternative splits, or fold ``k`` of a cross-validation).
+Once every run has finished, the task may revise the runs' selection across all of them
+(:meth:`~gnnkit.bench.tasks.Task.finalize_runs`) before mean ± std are taken.
 """
 
 from __future__ import annotations
@@ -268,6 +270,7 @@ def run_experiment(experiment: Experiment, *, seeds: Sequence[int] | None = None
                 description = seed_description or description
                 runs.append(run)
                 bar.advance(f"{experiment.metric} {run.test:.1f} ({run.epochs} epochs)")
+            finished = task.finalize_runs(experiment, tuple(runs))
         except Exception as error:  # reported in the table, not hidden: the run failed
             bar.close("failed")
             return ExperimentResult(experiment, tuple(runs), status="failed",
@@ -276,7 +279,7 @@ def run_experiment(experiment: Experiment, *, seeds: Sequence[int] | None = None
                                     data_description=description, device=str(resolved),
                                     max_epochs=max_epochs)
         bar.close("done")
-    return ExperimentResult(experiment, tuple(runs), wall_time_s=time.perf_counter() - started,
+    return ExperimentResult(experiment, finished, wall_time_s=time.perf_counter() - started,
                             peak_memory_bytes=memory.peak_bytes,
                             data_description=description, device=str(resolved),
                             max_epochs=max_epochs)

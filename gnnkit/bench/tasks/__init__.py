@@ -10,6 +10,7 @@ task and no runner code changes.
 from __future__ import annotations
 
 from .base import RunContext, RunResult, Task, TaskRun
+from .graph_classification import GraphClassificationTask
 from .graph_property import GraphPropertyTask
 from .link_prediction import LinkPredictionTask
 from .node_classification import NodeClassificationTask
@@ -55,4 +56,5 @@ def get_task(name: str) -> Task:
 
 register_task(NodeClassificationTask())
 register_task(LinkPredictionTask())
+register_task(GraphClassificationTask())
 register_task(GraphPropertyTask())

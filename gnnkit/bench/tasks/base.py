@@ -11,7 +11,9 @@ A task is one object (:class:`Task`) that owns everything task-specific about an
    run;
 3. its data, read once per experiment (:meth:`Task.load`);
 4. one seed's training with the time budget, the per-epoch progress callback and the curve
-   every task reports, returning the metrics (:meth:`Task.run_seed` → :class:`RunResult`).
+   every task reports, returning the metrics (:meth:`Task.run_seed` → :class:`RunResult`);
+5. optionally, a selection across all runs once they are done (:meth:`Task.finalize_runs`:
+   e.g. the GIN paper's single epoch, chosen on the accuracy averaged over the ten folds).
 
 The runner (:mod:`gnnkit.bench.runner`) has one seed loop and calls these; it never asks which
 task it runs. A new task is a new module with a :class:`Task` subclass, registered with
@@ -183,3 +185,13 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def run_seed(self, experiment: Experiment, data: Any, context: RunContext) -> TaskRun:
         """Train and evaluate one seed; the metrics go into the :class:`RunResult`."""
+
+    def finalize_runs(self, experiment: Experiment, runs: tuple[RunResult, ...]
+                      ) -> tuple[RunResult, ...]:
+        """The runs as reported, given all of them once every run has finished.
+
+        The runner reports mean ± std of the returned runs' ``test``. A protocol whose model
+        selection spans runs rewrites each run's selected epoch and metrics here (graph
+        classification's ``gin-paper`` protocol picks one epoch for all folds from their
+        averaged curves). The default keeps every run's own selection."""
+        return runs
