@@ -210,9 +210,13 @@ def _list(registry: Mapping[str, Experiment]) -> str:
     lines = []
     for experiment in registry.values():
         paper = experiment.paper
-        number = f"{paper.value}" + (f" ± {paper.std}" if paper.std is not None else "")
+        if paper is None:
+            number = "(no published number)"
+        else:
+            number = (f"{paper.value}" + (f" ± {paper.std}" if paper.std is not None else "")
+                      + f" ({paper.verification})")
         lines.append(f"{experiment.id:28s} [{', '.join(experiment.suites)}] "
-                     f"{experiment.metric} {number} ({paper.verification}) — {experiment.title}")
+                     f"{experiment.metric} {number} — {experiment.title}")
     return "\n".join(lines)
 
 

@@ -34,11 +34,14 @@ One file = one experiment. Example (``gnnkit/bench/experiments/gcn-cora.toml``):
     verification = "verified"            # verified | secondary | unverified
 
 The top level (``id``, ``title``, ``task``, ``seeds``, ``suites``, ``notes``) and ``[paper]``
-are common to every experiment. Everything else belongs to the task (:mod:`gnnkit.bench.tasks`)
-named by ``task``: it validates ``metric``, ``[dataset]`` (the sources, splits and feature
-modes it reads), ``[model]`` (against the model registry, :func:`gnnkit.models.model_config`,
-restricted to the models serving the task) and ``[training]`` (its own spec:
-:class:`TrainingSpec` for node classification, :class:`LinkTrainingSpec` for link prediction,
+are common to every experiment. ``[paper]`` may be left out when no published number exists for
+the setting (e.g. an OGB dataset no paper reports the model on): the experiment then runs and
+reports without a reference, and ``notes`` should say so. Everything else belongs to the task
+(:mod:`gnnkit.bench.tasks`) named by ``task``: it validates ``metric``, ``[dataset]`` (the
+sources, splits and feature modes it reads), ``[model]`` (against the model registry,
+:func:`gnnkit.models.model_config`, restricted to the models serving the task) and
+``[training]`` (its own spec: :class:`TrainingSpec` for node classification,
+:class:`LinkTrainingSpec` for link prediction,
 e.g. ``gnnkit/bench/experiments/ncn-cora-ncnsplit.toml``)::
 
     task = "link_prediction"
@@ -124,7 +127,7 @@ class Experiment:
     dataset: DatasetSpec
     model: Mapping[str, Any]
     training: Any
-    paper: PaperResult
+    paper: PaperResult | None
     task: str = "node_classification"
     metric: str = "accuracy"
     seeds: int = 10
@@ -169,7 +172,7 @@ def parse_experiment(data: Mapping[str, Any], path: Path | None = None) -> Exper
     dataset = task.parse_dataset(get_table(data, "dataset", path), path)
     model = task.parse_model(get_table(data, "model", path), path)
     training = task.parse_training(get_table(data, "training", path), path)
-    paper = parse_paper(get_table(data, "paper", path), path)
+    paper = parse_paper(get_table(data, "paper", path), path) if "paper" in data else None
     seeds = get_value(data, "seeds", int, where, path, 10)
     if seeds < 1:
         raise ExperimentError(path, f"seeds must be >= 1, got {seeds}")

@@ -26,6 +26,7 @@ import torch
 import gnnkit
 
 from .runner import ExperimentResult
+from .schema import RAW_METRICS
 
 __all__ = [
     "PLOT_INSTALL_HINT",
@@ -91,10 +92,27 @@ def _decimals(*values: float) -> int:
     return 2 if any(round(v, 1) != round(v, 2) for v in values) else 1
 
 
+def _is_raw(metric: str) -> bool:
+    """Errors (MAE, RMSE) are in the target's units; every other metric is a percentage."""
+    return metric in RAW_METRICS
+
+
+def _unit(metric: str) -> str:
+    """The unit suffix of a metric's label: ``%`` or nothing (the target's units)."""
+    return "" if _is_raw(metric) else ", %"
+
+
+def _number(value: float, metric: str, *, sign: bool = False) -> str:
+    """Percentages with 1 decimal, errors with 3 (ZINC's MAE 0.163 ± 0.004)."""
+    return f"{value:{'+' if sign else ''}.{3 if _is_raw(metric) else 1}f}"
+
+
 def _paper(result: ExperimentResult) -> str:
     paper = result.experiment.paper
+    if paper is None:
+        return "—"
     numbers = (paper.value,) if paper.std is None else (paper.value, paper.std)
-    d = _decimals(*numbers)
+    d = 3 if _is_raw(result.experiment.metric) else _decimals(*numbers)
     text = " ± ".join(f"{v:.{d}f}" for v in numbers)
     return text + _MARKS[paper.verification]
 
@@ -102,15 +120,18 @@ def _paper(result: ExperimentResult) -> str:
 def _ours(result: ExperimentResult) -> str:
     if result.mean is None:
         return "—"
+    metric = result.experiment.metric
     if result.std is None:  # one run: a spread of 0.0 would be a claim, not a measurement
-        return f"{result.mean:.1f} (n={len(result.runs)})"
-    return f"{result.mean:.1f} ± {result.std:.1f} (n={len(result.runs)})"
+        return f"{_number(result.mean, metric)} (n={len(result.runs)})"
+    return (f"{_number(result.mean, metric)} ± {_number(result.std, metric)} "
+            f"(n={len(result.runs)})")
 
 
 def _delta(result: ExperimentResult) -> str:
     if result.delta is None:
         return "—"
-    return f"{result.delta:+.1f}" + (" ✓" if result.within_paper_std else "")
+    return (_number(result.delta, result.experiment.metric, sign=True)
+            + (" ✓" if result.within_paper_std else ""))
 
 
 def _memory(result: ExperimentResult) -> str:
@@ -140,7 +161,7 @@ def _rows(results: Sequence[ExperimentResult]) -> list[tuple[str, ...]]:
 
 def _notes(results: Sequence[ExperimentResult]) -> list[str]:
     notes = []
-    marks = {r.experiment.paper.verification for r in results}
+    marks = {r.experiment.paper.verification for r in results if r.experiment.paper}
     if "secondary" in marks:
         notes.append("† paper number checked against transcriptions of the table, "
                      "not the paper itself")
@@ -182,7 +203,7 @@ def _result_json(result: ExperimentResult) -> dict[str, Any]:
         "data": result.data_description,
         "model": experiment.model_name,
         "hyperparameters": experiment.hyperparameters(),
-        "paper": dict(paper.__dict__),
+        "paper": None if paper is None else dict(paper.__dict__),
         "status": result.status,
         "capped": result.capped,
         "max_epochs": result.max_epochs,
@@ -235,18 +256,22 @@ def to_markdown(results: Sequence[ExperimentResult], machine: dict[str, Any],
         e = r.experiment
         lines.append(f"### {e.id}: {e.title}")
         lines.append("")
-        lines.append(f"- paper: {_paper(r)} — {e.paper.citation}"
-                     + (f" <{e.paper.url}>" if e.paper.url else "")
-                     + f" (verification: {e.paper.verification})")
-        if e.paper.note:
-            lines.append(f"- note: {e.paper.note}")
+        if e.paper is None:
+            lines.append("- paper: no published number for this setting"
+                         + (f" ({e.notes})" if e.notes else ""))
+        else:
+            lines.append(f"- paper: {_paper(r)} — {e.paper.citation}"
+                         + (f" <{e.paper.url}>" if e.paper.url else "")
+                         + f" (verification: {e.paper.verification})")
+            if e.paper.note:
+                lines.append(f"- note: {e.paper.note}")
         if r.data_description:
             lines.append(f"- data: {r.data_description}")
         settings = ", ".join(f"{k.split('.', 1)[1]}={v}" for k, v in e.hyperparameters().items())
         lines.append(f"- settings: {settings}")
         if r.runs:
-            per_run = ", ".join(f"{run.test:.1f}" for run in r.runs)
-            lines.append(f"- per run ({e.metric}, %): {per_run}; mean epochs "
+            per_run = ", ".join(_number(run.test, e.metric) for run in r.runs)
+            lines.append(f"- per run ({e.metric}{_unit(e.metric)}): {per_run}; mean epochs "
                          f"{r.mean_epochs:.0f}; wall time {r.wall_time_s:.1f} s")
             lines += _details(r)
         if plots and e.id in plots:
@@ -381,11 +406,13 @@ def plot_learning_curves(result: ExperimentResult, path: str | os.PathLike[str])
                              markersize=4)
     loss_axes.set(title="training loss", xlabel="epoch", ylabel="loss")
     metric_axes.set(title=f"{experiment.metric}: val (dashed), test (solid); "
-                          f"• selected epoch", xlabel="epoch", ylabel=f"{experiment.metric} (%)")
-    metric_axes.axhline(experiment.paper.value, color="grey", linewidth=0.8, linestyle=":")
-    metric_axes.annotate(f"paper {experiment.paper.value:g}", (0.01, experiment.paper.value),
-                         xycoords=("axes fraction", "data"), color="grey", fontsize=8,
-                         va="bottom")
+                          f"• selected epoch", xlabel="epoch",
+                    ylabel=experiment.metric + (" (%)" if not _is_raw(experiment.metric) else ""))
+    if experiment.paper is not None:
+        metric_axes.axhline(experiment.paper.value, color="grey", linewidth=0.8, linestyle=":")
+        metric_axes.annotate(f"paper {experiment.paper.value:g}",
+                             (0.01, experiment.paper.value), xycoords=("axes fraction", "data"),
+                             color="grey", fontsize=8, va="bottom")
     if len(runs) <= 10:  # beyond ten runs the legend hides the curves
         loss_axes.legend(fontsize=7)
     for axes in (loss_axes, metric_axes):

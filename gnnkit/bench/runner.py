@@ -25,6 +25,7 @@ import torch
 
 from .data import DatasetUnavailable
 from .experiment import Experiment, ExperimentError
+from .schema import RAW_METRICS
 from .tasks import RunContext, RunResult, get_task
 
 __all__ = ["ExperimentResult", "MemoryMonitor", "Progress", "resolve_device", "run_experiment",
@@ -184,15 +185,18 @@ class ExperimentResult:
 
     @property
     def delta(self) -> float | None:
-        """``mean − paper value`` (percentage points)."""
-        return None if self.mean is None else self.mean - self.experiment.paper.value
+        """``mean − paper value`` (percentage points, or the target's units for
+        :data:`~gnnkit.bench.schema.RAW_METRICS`); ``None`` without a paper number."""
+        if self.mean is None or self.experiment.paper is None:
+            return None
+        return self.mean - self.experiment.paper.value
 
     @property
     def within_paper_std(self) -> bool | None:
         """``|Δ| ≤ paper std`` (or ``≤ our std`` when the paper reports none)."""
         if self.delta is None:
             return None
-        tolerance = self.experiment.paper.std
+        tolerance = self.experiment.paper.std if self.experiment.paper is not None else None
         if tolerance is None:
             tolerance = self.std or 0.0
         return abs(self.delta) <= tolerance
@@ -269,7 +273,8 @@ def run_experiment(experiment: Experiment, *, seeds: Sequence[int] | None = None
                 run, seed_description = task.run_seed(experiment, data, context)
                 description = seed_description or description
                 runs.append(run)
-                bar.advance(f"{experiment.metric} {run.test:.1f} ({run.epochs} epochs)")
+                digits = 3 if experiment.metric in RAW_METRICS else 1
+                bar.advance(f"{experiment.metric} {run.test:.{digits}f} ({run.epochs} epochs)")
             finished = task.finalize_runs(experiment, tuple(runs))
         except Exception as error:  # reported in the table, not hidden: the run failed
             bar.close("failed")

@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "FEATURES",
+    "RAW_METRICS",
     "SOURCES",
     "VERIFICATION",
     "DatasetSpec",
@@ -33,6 +34,9 @@ SOURCES = ("bundled", "planetoid", "geomgcn", "ogb")
 #: ``row_normalize`` (rows sum to 1), ``raw``, ``none`` (no features: learnt node embeddings)
 FEATURES = ("row_normalize", "raw", "none")
 VERIFICATION = ("verified", "secondary", "unverified")
+#: metrics stored and reported in the target's own units (errors: lower is better); every
+#: other metric (accuracy, Hits@K, ROC-AUC, …) is a percentage
+RAW_METRICS = ("mae", "rmse")
 
 
 class ExperimentError(ValueError):

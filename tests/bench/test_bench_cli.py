@@ -138,6 +138,39 @@ def test_statistics_delta_and_within_std() -> None:
     assert "| x | accuracy | 81.5 ± 0.5† |" in to_markdown([result], {"cpu": "test"})
 
 
+def test_experiment_without_paper_number_reports_dashes() -> None:
+    text = TINY.format(id="x", model="gcn", dataset="cora", source="bundled")
+    text = 'notes = "no published number"\n' + text[:text.index("[paper]")]
+    experiment = parse_experiment(tomllib.loads(text))
+    assert experiment.paper is None
+    runs = tuple(RunResult(seed=k, split=0, test=v, val=v, epochs=3, selected_epoch=3,
+                           train_step_ms=1.0) for k, v in enumerate([70.0, 72.0]))
+    result = ExperimentResult(experiment, runs, wall_time_s=1.0)
+    assert result.delta is None and result.within_paper_std is None
+    row = format_table([result]).splitlines()[2]
+    assert row.split()[:4] == ["x", "accuracy", "—", "71.0"]
+    markdown = to_markdown([result], {"cpu": "test"})
+    assert "no published number for this setting (no published number)" in markdown
+    assert json.loads(json.dumps(to_json([result], {"cpu": "test"})))["experiments"][0][
+        "paper"] is None
+
+
+def test_error_metrics_keep_their_units() -> None:
+    # an MAE of 0.163 is neither rounded to 0.2 nor called a percentage
+    from gnnkit.bench.experiment import Experiment
+
+    base = _result([1.0], paper_std=0.5).experiment
+    paper = type(base.paper)(value=0.163, std=0.004, citation="c", verification="verified")
+    experiment = Experiment(**{**base.__dict__, "metric": "mae", "paper": paper})
+    runs = tuple(RunResult(seed=k, split=0, test=v, val=v, epochs=3, selected_epoch=3,
+                           train_step_ms=1.0) for k, v in enumerate([0.170, 0.174]))
+    result = ExperimentResult(experiment, runs, wall_time_s=1.0)
+    table = format_table([result])
+    assert "0.163 ± 0.004" in table and "0.172 ± 0.003 (n=2)" in table and "+0.009" in table
+    markdown = to_markdown([result], {"cpu": "test"})
+    assert "- per run (mae): 0.170, 0.174;" in markdown
+
+
 def test_memory_monitor_sees_a_large_allocation() -> None:
     with MemoryMonitor(torch.device("cpu"), interval=0.001) as monitor:
         block = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
