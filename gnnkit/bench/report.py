@@ -26,7 +26,7 @@ import torch
 import gnnkit
 
 from .runner import ExperimentResult
-from .schema import RAW_METRICS
+from .schema import COUNT_METRICS, RAW_METRICS
 
 __all__ = [
     "PLOT_INSTALL_HINT",
@@ -93,18 +93,24 @@ def _decimals(*values: float) -> int:
 
 
 def _is_raw(metric: str) -> bool:
-    """Errors (MAE, RMSE) are in the target's units; every other metric is a percentage."""
-    return metric in RAW_METRICS
+    """Errors (MAE, RMSE) are in the target's units and counts are counts; every other metric
+    is a percentage."""
+    return metric in RAW_METRICS or metric in COUNT_METRICS
 
 
 def _unit(metric: str) -> str:
-    """The unit suffix of a metric's label: ``%`` or nothing (the target's units)."""
+    """The unit suffix of a metric's label: ``%`` or nothing (the target's units, counts)."""
     return "" if _is_raw(metric) else ", %"
 
 
+def _digits(metric: str) -> int:
+    return 3 if metric in RAW_METRICS else 0 if metric in COUNT_METRICS else 1
+
+
 def _number(value: float, metric: str, *, sign: bool = False) -> str:
-    """Percentages with 1 decimal, errors with 3 (ZINC's MAE 0.163 ± 0.004)."""
-    return f"{value:{'+' if sign else ''}.{3 if _is_raw(metric) else 1}f}"
+    """Percentages with 1 decimal, errors with 3 (ZINC's MAE 0.163 ± 0.004), counts with
+    none."""
+    return f"{value:{'+' if sign else ''}.{_digits(metric)}f}"
 
 
 def _paper(result: ExperimentResult) -> str:
@@ -112,7 +118,8 @@ def _paper(result: ExperimentResult) -> str:
     if paper is None:
         return "—"
     numbers = (paper.value,) if paper.std is None else (paper.value, paper.std)
-    d = 3 if _is_raw(result.experiment.metric) else _decimals(*numbers)
+    metric = result.experiment.metric
+    d = _digits(metric) if _is_raw(metric) else _decimals(*numbers)
     text = " ± ".join(f"{v:.{d}f}" for v in numbers)
     return text + _MARKS[paper.verification]
 

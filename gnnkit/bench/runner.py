@@ -25,7 +25,7 @@ import torch
 
 from .data import DatasetUnavailable
 from .experiment import Experiment, ExperimentError
-from .schema import RAW_METRICS
+from .schema import COUNT_METRICS, RAW_METRICS
 from .tasks import RunContext, RunResult, get_task
 
 __all__ = ["ExperimentResult", "MemoryMonitor", "Progress", "resolve_device", "run_experiment",
@@ -273,7 +273,8 @@ def run_experiment(experiment: Experiment, *, seeds: Sequence[int] | None = None
                 run, seed_description = task.run_seed(experiment, data, context)
                 description = seed_description or description
                 runs.append(run)
-                digits = 3 if experiment.metric in RAW_METRICS else 1
+                digits = (3 if experiment.metric in RAW_METRICS
+                          else 0 if experiment.metric in COUNT_METRICS else 1)
                 bar.advance(f"{experiment.metric} {run.test:.{digits}f} ({run.epochs} epochs)")
             finished = task.finalize_runs(experiment, tuple(runs))
         except Exception as error:  # reported in the table, not hidden: the run failed

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "COUNT_METRICS",
     "FEATURES",
     "RAW_METRICS",
     "SOURCES",
@@ -37,6 +38,8 @@ VERIFICATION = ("verified", "secondary", "unverified")
 #: metrics stored and reported in the target's own units (errors: lower is better); every
 #: other metric (accuracy, Hits@K, ROC-AUC, …) is a percentage
 RAW_METRICS = ("mae", "rmse")
+#: metrics that count things (pairs of graphs a model separates): integers, not percentages
+COUNT_METRICS = ("separated_pairs", "undistinguished_pairs")
 
 
 class ExperimentError(ValueError):

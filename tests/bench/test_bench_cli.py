@@ -169,6 +169,13 @@ def test_error_metrics_keep_their_units() -> None:
     assert "0.163 ± 0.004" in table and "0.172 ± 0.003 (n=2)" in table and "+0.009" in table
     markdown = to_markdown([result], {"cpu": "test"})
     assert "- per run (mae): 0.170, 0.174;" in markdown
+    counted = ExperimentResult(
+        Experiment(**{**base.__dict__, "metric": "undistinguished_pairs",
+                      "paper": type(base.paper)(value=386.0, citation="c")}),
+        tuple(RunResult(seed=0, split=0, test=538.0, val=538.0, epochs=0, selected_epoch=0,
+                        train_step_ms=0.0) for _ in range(1)), wall_time_s=1.0)
+    table = format_table([counted])
+    assert "386‡" in table and "538 (n=1)" in table and "+152" in table
 
 
 def test_memory_monitor_sees_a_large_allocation() -> None:

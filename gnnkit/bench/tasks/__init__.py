@@ -10,6 +10,7 @@ task and no runner code changes.
 from __future__ import annotations
 
 from .base import RunContext, RunResult, Task, TaskRun
+from .expressivity import ExpressivityTask
 from .graph_classification import GraphClassificationTask
 from .graph_property import GraphPropertyTask
 from .link_prediction import LinkPredictionTask
@@ -56,5 +57,6 @@ def get_task(name: str) -> Task:
 
 register_task(NodeClassificationTask())
 register_task(LinkPredictionTask())
+register_task(ExpressivityTask())
 register_task(GraphClassificationTask())
 register_task(GraphPropertyTask())
