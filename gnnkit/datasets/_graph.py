@@ -529,6 +529,13 @@ class GraphDataset(Sequence[Graph]):
             metadata={"graph_index": index},
         )
 
+    def __getitems__(self, indices: Sequence[int]) -> GraphDataset:
+        """The graphs ``indices`` as one dataset: ``torch.utils.data.DataLoader`` fetches a
+        whole batch through this when it exists, and :func:`gnnkit.data.collate` batches the
+        result in one vectorised step. The result is still a sequence of :class:`Graph`, so a
+        ``collate_fn`` that iterates over its items keeps working."""
+        return self.subset(list(indices))
+
     def __iter__(self) -> Iterator[Graph]:
         for index in range(len(self)):
             yield self[index]

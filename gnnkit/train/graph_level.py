@@ -34,6 +34,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from gnnkit.data import GraphBatch, collate
+from gnnkit.datasets import GraphDataset
 
 __all__ = [
     "LOSSES",
@@ -116,7 +117,10 @@ class GraphBatches:
 
     def __iter__(self) -> Iterator[GraphBatch]:
         for chunk in self._chunks():
-            batch = collate([self.dataset[int(i)] for i in chunk])
+            if isinstance(self.dataset, GraphDataset):  # one vectorised gather, no items
+                batch = GraphBatch.from_dataset(self.dataset, chunk)
+            else:
+                batch = collate([self.dataset[int(i)] for i in chunk])
             yield batch if self.device is None else batch.to(self.device)
 
 

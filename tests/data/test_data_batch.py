@@ -232,3 +232,38 @@ def test_errors_name_the_problem() -> None:
     on_meta = Graph(torch.zeros(2, 0, dtype=torch.long, device="meta"), num_nodes=0)
     with pytest.raises(ValueError, match=r"graphs\[1\]\.edge_index is on meta"):
         collate([g, on_meta])
+
+
+def _equal_batches(a: GraphBatch, b: GraphBatch) -> None:
+    assert torch.equal(a.adj.rowptr.long(), b.adj.rowptr.long())
+    assert torch.equal(a.adj.col.long(), b.adj.col.long())
+    for name in ("batch", "ptr", "x", "edge_attr", "y", "edge_order"):
+        left, right = getattr(a, name), getattr(b, name)
+        assert (left is None) == (right is None), name
+        if left is not None:
+            assert left.dtype == right.dtype and torch.equal(left, right), name
+
+
+@pytest.mark.parametrize("edge_shape", ["matrix", "vector"])
+def test_from_dataset_equals_items_then_from_graphs(edge_shape: str) -> None:
+    gen = torch.Generator().manual_seed(11)
+    graphs = [*adversarial_graphs(), *(random_graph(gen, n, e) for n, e in
+                                       [(5, 9), (1, 0), (7, 20), (3, 3)])]
+    if edge_shape == "vector":
+        graphs = [g.replace(edge_attr=g.edge_attr[:, 0]) for g in graphs]
+    dataset = GraphDataset.from_graphs(graphs)
+    index = torch.tensor([4, 0, 2, 2, len(graphs) - 1, 1])
+    _equal_batches(GraphBatch.from_dataset(dataset, index),
+                   collate([dataset[int(i)] for i in index]))
+    _equal_batches(GraphBatch.from_dataset(dataset), collate(list(dataset)))
+    # a DataLoader fetches whole batches through __getitems__; collate takes the fast path
+    loader = DataLoader(dataset, batch_size=3, collate_fn=collate)
+    for k, batch in enumerate(loader):
+        _equal_batches(batch, collate([dataset[i] for i in range(3 * k, min(3 * k + 3,
+                                                                            len(graphs)))]))
+    with pytest.raises(ValueError, match="at least one graph"):
+        GraphBatch.from_dataset(dataset, [])
+    with pytest.raises(IndexError):
+        GraphBatch.from_dataset(dataset, [len(graphs)])
+    with pytest.raises(TypeError, match="GraphDataset"):
+        GraphBatch.from_dataset(graphs)  # type: ignore[arg-type]
