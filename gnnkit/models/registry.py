@@ -30,12 +30,18 @@ keyword arguments:
   ``edge_channels`` the number of columns of ``batch.edge_attr`` (a ``(E,)`` vector counts
   as 1; 0 when the graphs have no edge features). Builders of models that use no edge
   features accept and ignore ``edge_channels``.
+* ``recommendation``: ``num_users``, ``num_items`` → a
+  :class:`gnnkit.nn.recsys.BPRRecommender`: ``model(graph) → (users (U, d), items (I, d))``
+  final embeddings on the ``U × I`` training matrix (ignored by models that do not
+  propagate) and ``model.bpr_objective(users, positives, negatives, graph) → (bpr, l2)``
+  (:mod:`gnnkit.train.recommendation`).
 
 Registered: ``gcn``, ``gat`` (node classification); ``ncn``, ``ncnc``, ``gae``, ``gae-dot``
 (link prediction, the official NCN code's flag is named in each key's help); ``gin``
 (graph classification and graph property; the flags of Xu et al.'s official code in the
 help), ``gine`` (graph property and graph classification; the flags of OGB's molecule
-example, or the ``GNN`` argument where it has no flag, in the help).
+example, or the ``GNN`` argument where it has no flag, in the help); ``mf-bpr``,
+``lightgcn`` (recommendation; LightGCN-PyTorch's flags in the help).
 """
 
 from __future__ import annotations
@@ -403,3 +409,36 @@ register_model(ModelEntry("gine", GRAPH[::-1], {
                                        "graph_pred_linear, 2 = Linear(d, 2d)-ReLU-Linear "
                                        "(ESAN's final_layers)"),
 }, _gine, "OGB's GIN molecule baseline with edge features (gnnkit.models.GINE)"))
+
+
+# --------------------------------------------------------------------------- recommenders
+RECOMMENDATION = ("recommendation",)
+_EMBEDDINGS = {
+    "embedding_dim": ModelOption(64, int, "width d of the user and item embeddings "
+                                          "(--recdim)"),
+    "init_std": ModelOption(0.1, float, "standard deviation of the N(0, std²) initialisation "
+                                        "(LightGCN's 0.1; LightGCN-PyTorch's PureMF keeps "
+                                        "PyTorch's 1.0)"),
+}
+
+
+def _mf_bpr(c: Mapping[str, Any], *, num_users: int, num_items: int) -> nn.Module:
+    from gnnkit.nn.recsys import MFBPR  # here, not at the top: the section is self-contained
+
+    return MFBPR(num_users, num_items, c["embedding_dim"], init_std=c["init_std"])
+
+
+def _lightgcn(c: Mapping[str, Any], *, num_users: int, num_items: int) -> nn.Module:
+    from gnnkit.nn.recsys import LightGCN
+
+    return LightGCN(num_users, num_items, c["embedding_dim"], c["num_layers"],
+                    init_std=c["init_std"])
+
+
+register_model(ModelEntry("mf-bpr", RECOMMENDATION, dict(_EMBEDDINGS), _mf_bpr,
+                          "matrix factorisation trained with BPR (gnnkit.nn.recsys.MFBPR)"))
+register_model(ModelEntry("lightgcn", RECOMMENDATION, {
+    **_EMBEDDINGS,
+    "num_layers": ModelOption(3, int, "light graph convolutions K; the final embedding is the "
+                                      "mean of layers 0..K (--layer)"),
+}, _lightgcn, "He et al.'s LightGCN (gnnkit.nn.recsys.LightGCN)"))

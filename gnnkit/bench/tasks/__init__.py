@@ -15,6 +15,7 @@ from .graph_classification import GraphClassificationTask
 from .graph_property import GraphPropertyTask
 from .link_prediction import LinkPredictionTask
 from .node_classification import NodeClassificationTask
+from .recommendation import RecommendationTask
 
 __all__ = [
     "TASKS",
@@ -60,3 +61,4 @@ register_task(LinkPredictionTask())
 register_task(ExpressivityTask())
 register_task(GraphClassificationTask())
 register_task(GraphPropertyTask())
+register_task(RecommendationTask())
