@@ -183,8 +183,9 @@ def _notes(results: Sequence[ExperimentResult]) -> list[str]:
                          f"test, not the paper's setting")
     notes.append("time/step = mean wall time of one training step (forward, loss, backward, "
                  "update; one step is a full-graph epoch in node classification, one "
-                 "batch of links in link prediction); peak mem = peak RSS growth (CPU) or "
-                 "peak allocated (CUDA)")
+                 "batch of links in link prediction, one batch of graphs in graph-level "
+                 "tasks, one batch of BPR triples in recommendation); peak mem = peak RSS "
+                 "growth (CPU) or peak allocated (CUDA)")
     return notes
 
 

@@ -5,7 +5,8 @@ here: ``from gnnkit.nn import GCNConv, GATConv``. ``GraphLike`` is the type of e
 graph argument; :mod:`gnnkit.nn.inits` holds the weight initialisers all layers use;
 :mod:`gnnkit.nn.pool` the graph-level readouts (sum, mean, max, attention);
 :mod:`gnnkit.nn.encoders` the input encoders (categorical embeddings such as OGB's atom and
-bond encoders, ZINC's type embeddings, linear projections).
+bond encoders, ZINC's type embeddings, linear projections); :mod:`gnnkit.nn.recsys` the
+recommenders (BPR sampling and loss, MF-BPR, LightGCN; imported on demand).
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@
   :func:`~gnnkit.train.link_prediction.fit`, ``train_epoch``, ``evaluate``, ``predict``;
 * :mod:`gnnkit.train.graph_level` — mini-batches of many graphs (classification and
   regression): :func:`~gnnkit.train.graph_level.fit` with learning-rate schedules
-  (:class:`~gnnkit.train.graph_level.LRSchedule`), ``GraphBatches``, ``predict``.
+  (:class:`~gnnkit.train.graph_level.LRSchedule`), ``GraphBatches``, ``predict``;
+* :mod:`gnnkit.train.recommendation` — BPR training of user/item embeddings with full-ranking
+  evaluation: :func:`~gnnkit.train.recommendation.fit`, ``evaluate``, ``holdout_split``.
 
 Each ``fit`` takes the model and the data, trains, selects an epoch on validation, and returns
 a result with the whole per-epoch curve; each accepts a ``time_budget`` and a ``log``
@@ -17,7 +19,7 @@ callback. Models come from :mod:`gnnkit.models` (or are the user's own). The ben
 
 from __future__ import annotations
 
-from . import graph_level, link_prediction, node_classification
+from . import graph_level, link_prediction, node_classification, recommendation
 from .graph_level import GraphFitResult, LRSchedule
 from .link_prediction import LinkFitResult
 from .node_classification import EarlyStopping, NodeFitResult
@@ -31,4 +33,5 @@ __all__ = [
     "graph_level",
     "link_prediction",
     "node_classification",
+    "recommendation",
 ]
