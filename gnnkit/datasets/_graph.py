@@ -42,6 +42,9 @@ def _frozen_mapping(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping or {}))
 
 
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
 def _check_edge_index(name: str, edge_index: Any, num_nodes: int) -> Tensor:
     """Validate a ``(2, E)`` integer tensor with entries in ``[0, num_nodes)``; return int64."""
     if not isinstance(edge_index, Tensor):
@@ -191,6 +194,24 @@ class Graph:
         }
         set_field(self, "edge_splits", _frozen_mapping(edge_splits))
         set_field(self, "metadata", _frozen_mapping(self.metadata))
+
+    @classmethod
+    def _trusted(cls, edge_index: Tensor, num_nodes: int, x: Tensor | None,
+                 edge_attr: Tensor | None, y: Tensor | None,
+                 metadata: Mapping[str, Any]) -> Graph:
+        """A graph from fields a container has already validated (a :class:`GraphDataset`'s
+        slices: int64 ids inside ``[0, num_nodes)``, rows that match), without checking them
+        again: the checks cost more than the slicing (``min``/``max`` of a non-contiguous
+        column slice copy it)."""
+        graph = object.__new__(cls)
+        set_field = object.__setattr__
+        for name, value in (("edge_index", edge_index), ("num_nodes", num_nodes), ("x", x),
+                            ("edge_attr", edge_attr), ("y", y)):
+            set_field(graph, name, value)
+        set_field(graph, "node_splits", _EMPTY)
+        set_field(graph, "edge_splits", _EMPTY)
+        set_field(graph, "metadata", _frozen_mapping(metadata))
+        return graph
 
     # ------------------------------------------------------------------ basic facts
     @property
@@ -518,9 +539,11 @@ class GraphDataset(Sequence[Graph]):
         if not -num_graphs <= index < num_graphs:
             raise IndexError(f"graph index {index} out of range for {num_graphs} graphs")
         index %= num_graphs
-        n0, n1 = int(self.node_ptr[index]), int(self.node_ptr[index + 1])
-        e0, e1 = int(self.edge_ptr[index]), int(self.edge_ptr[index + 1])
-        return Graph(
+        node_offsets, edge_offsets = self._offsets()
+        n0, n1 = node_offsets[index], node_offsets[index + 1]
+        e0, e1 = edge_offsets[index], edge_offsets[index + 1]
+        # the dataset checked every id and row count once; items are not re-validated
+        return Graph._trusted(
             edge_index=self.edge_index[:, e0:e1],
             num_nodes=n1 - n0,
             x=None if self.x is None else self.x[n0:n1],
@@ -528,6 +551,15 @@ class GraphDataset(Sequence[Graph]):
             y=None if self.y is None else self.y[index : index + 1],
             metadata={"graph_index": index},
         )
+
+    def _offsets(self) -> tuple[list[int], list[int]]:
+        """``node_ptr`` and ``edge_ptr`` as Python lists, made once (reading four tensor
+        scalars per item costs more than the item's slices)."""
+        cached = self.__dict__.get("_offset_lists")
+        if cached is None:
+            cached = (self.node_ptr.tolist(), self.edge_ptr.tolist())
+            object.__setattr__(self, "_offset_lists", cached)
+        return cached
 
     def __getitems__(self, indices: Sequence[int]) -> GraphDataset:
         """The graphs ``indices`` as one dataset: ``torch.utils.data.DataLoader`` fetches a

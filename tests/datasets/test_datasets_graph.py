@@ -228,3 +228,26 @@ def test_graph_dataset_to_pyg_list_matches_pyg_batching() -> None:
     offsets = dataset.node_ptr[:-1].repeat_interleave(dataset.num_edges)
     assert torch.equal(batch.edge_index, dataset.edge_index + offsets)
     assert torch.equal(batch.x, dataset.x)
+
+
+def test_dataset_items_equal_validated_graphs() -> None:
+    # items skip re-validation (the dataset checked everything once): they must still equal
+    # graphs built through the checking constructor, field by field
+    gen = torch.Generator().manual_seed(3)
+    graphs = []
+    for n, e in [(0, 0), (4, 6), (1, 0), (5, 9), (3, 0)]:
+        edge_index = torch.randint(0, max(n, 1), (2, e if n else 0), generator=gen)
+        graphs.append(Graph(edge_index, num_nodes=n, x=torch.randn(n, 2, generator=gen),
+                            edge_attr=torch.randn(edge_index.shape[1], generator=gen),
+                            y=torch.tensor([float(n)])))
+    dataset = GraphDataset.from_graphs(graphs)
+    for k, graph in enumerate(graphs):
+        item = dataset[k]
+        assert item.equal(graph) and item.equal(dataset[k - len(graphs)])
+        assert item.edge_index.dtype == torch.int64 and dict(item.metadata) == {"graph_index": k}
+        assert not item.node_splits and not item.edge_splits
+        rebuilt = Graph(item.edge_index, num_nodes=item.num_nodes, x=item.x,
+                        edge_attr=item.edge_attr, y=item.y)
+        assert rebuilt.equal(item)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            item.num_nodes = 3  # type: ignore[misc]
