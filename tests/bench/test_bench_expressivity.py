@@ -216,6 +216,20 @@ def test_untrained_counts_all_pairs_of_a_graph8c_slice(tmp_path: Path,
         # the model misses no more than the 1-WL-separable pairs it did not separate
         assert details["wl_separable_missed"] == details["wl_separable"] - details["separated"]
     assert "graph8c" in (result.data_description or "")
+    # a k-layer network is bounded by k refinement rounds: with wl_rounds the task reports
+    # that tighter bound too (1 round of refinement on 8-node graphs = the degree multiset)
+    path = _experiment(tmp_path, name="graph8c", source="graph6", split="all-pairs",
+                       folders='["g8"]',
+                       training='protocol = "untrained"\nmodels = 2\nwl_rounds = 1')
+    details = run_experiment(load_experiment(path), seeds=[0], data_roots=[tmp_path],
+                             progress=False).runs[0].details
+    networkx = pytest.importorskip("networkx")  # an independent graph6 reader
+    degrees = [tuple(sorted(d for _, d in networkx.from_graph6_bytes(line).degree()))
+               for line in lines]
+    same = sum(a == b for a, b in itertools.combinations(degrees, 2))
+    assert details["wl_rounds"] == 1
+    assert details["wl_separable_in_rounds"] == details["pairs"] - same
+    assert details["wl_separable_in_rounds"] <= details["wl_separable"]
 
 
 def test_a_model_beyond_1wl_is_flagged(tmp_path: Path, test_models: None) -> None:

@@ -104,7 +104,7 @@ SELECTION = ("last", "best_val")
 _CHUNK_PAIRS = 1 << 20
 
 _COMMON_KEYS = ("protocol", "batch_size")
-_UNTRAINED_KEYS = ("models", "tolerance", "output_channels")
+_UNTRAINED_KEYS = ("models", "tolerance", "output_channels", "wl_rounds")
 _TRAINED_KEYS = ("epochs", "lr", "weight_decay", "folds", "selection")
 
 
@@ -121,6 +121,10 @@ class ExpressivitySpec:
         tolerance: untrained — two outputs separate their graphs iff their L1 distance
             exceeds it.
         output_channels: untrained — width of the model's output vector.
+        wl_rounds: untrained — the model's rounds of message passing (0: not given). A network
+            with k message-passing layers sees at most k rounds of colour refinement, so its
+            bound is the oracle's count after k rounds, not the stable one; with
+            ``wl_rounds`` set, ``details`` also report ``wl_separable_in_rounds``.
         epochs: trained — training epochs (untrained: equal to ``models``).
         lr, weight_decay: trained — Adam's.
         folds: trained — cross-validation folds; run ``k`` tests fold ``k mod folds``.
@@ -132,6 +136,7 @@ class ExpressivitySpec:
     models: int = 100
     tolerance: float = 0.001
     output_channels: int = 10
+    wl_rounds: int = 0
     epochs: int = 100
     lr: float = 0.001
     weight_decay: float = 0.0
@@ -433,6 +438,12 @@ def _untrained_run(experiment: Experiment, data: ExpressivityData, context: RunC
         "tolerance": spec.tolerance,
         "wl_seconds": data.wl_seconds,
     }
+    if spec.wl_rounds:
+        shallow = wl_colors(data.dataset, max_iterations=spec.wl_rounds).classes()
+        shallow_equivalent = (count_equivalent_pairs(shallow) if data.pairs is None
+                              else int((~wl_separates(shallow, data.pairs)).sum()))
+        details["wl_rounds"] = spec.wl_rounds
+        details["wl_separable_in_rounds"] = total - shallow_equivalent
     if len(outputs) < models:
         details["stopped"] = (f"time budget {context.time_budget:g} s reached after "
                               f"{len(outputs)} of {models} models")
@@ -563,6 +574,8 @@ class ExpressivityTask(Task):
                                         f"got {spec.selection!r}")
         positive = ("batch_size", "models", "output_channels", "epochs", "folds")
         bad = [key for key in positive if getattr(spec, key) < 1]
+        if spec.wl_rounds < 0:
+            bad.append("wl_rounds")
         if bad or spec.tolerance < 0 or spec.lr <= 0 or spec.weight_decay < 0:
             raise ExperimentError(path, f"training.{', training.'.join(bad) or 'value'} out of "
                                         "range: batch_size, models, output_channels, epochs "
