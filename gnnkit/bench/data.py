@@ -38,6 +38,8 @@ __all__ = [
     "LinkData",
     "NodeData",
     "data_roots",
+    "dataset_not_found",
+    "find_folder",
     "link_data",
     "load_link_graph",
     "load_node_data",
@@ -104,8 +106,9 @@ def _unique(names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _find(roots: Sequence[Path], folders: Sequence[str], marker: str) -> Path | None:
-    """The first ``root/folder`` containing the file ``marker``."""
+def find_folder(roots: Sequence[Path], folders: Sequence[str], marker: str) -> Path | None:
+    """The first ``root/folder`` (roots in order, then folders) containing the file
+    ``marker``; every task looks its data up this way."""
     for root in roots:
         for folder in folders:
             candidate = root / folder
@@ -114,11 +117,13 @@ def _find(roots: Sequence[Path], folders: Sequence[str], marker: str) -> Path | 
     return None
 
 
-def _unavailable(spec: DatasetSpec, what: str, folders: Sequence[str], marker: str,
-                 roots: Sequence[Path]) -> DatasetUnavailable:
+def dataset_not_found(spec: DatasetSpec, what: str, folders: Sequence[str], marker: str,
+                      roots: Sequence[Path], hint: str = "") -> DatasetUnavailable:
+    """The error of a :func:`find_folder` that found nothing: what was looked for, in which
+    folders, under which roots (``hint`` adds a dataset-specific remark)."""
     return DatasetUnavailable(
         f"{what} of dataset {spec.name!r} not found: looked for {marker} in "
-        f"{{{', '.join(folders)}}} under {[str(r) for r in roots]} "
+        f"{{{', '.join(folders)}}} under {[str(r) for r in roots]}{hint} "
         "(pass --data-root or set GNNKIT_DATA)"
     )
 
@@ -145,14 +150,14 @@ def _load_graph(spec: DatasetSpec, roots: Sequence[Path]) -> Graph:
         return load_bundled(spec.name)
     if spec.source == "planetoid":
         marker = f"ind.{spec.name}.graph"
-        folder = _find(roots, folders, marker)
+        folder = find_folder(roots, folders, marker)
         if folder is None:
-            raise _unavailable(spec, "Planetoid files", folders, marker, roots)
+            raise dataset_not_found(spec, "Planetoid files", folders, marker, roots)
         return read_planetoid(folder, spec.name)
     marker = "out1_graph_edges.txt"
-    folder = _find(roots, folders, marker)
+    folder = find_folder(roots, folders, marker)
     if folder is None:
-        raise _unavailable(spec, "geom-gcn files", folders, marker, roots)
+        raise dataset_not_found(spec, "geom-gcn files", folders, marker, roots)
     return read_geomgcn(folder, spec.name, undirected=spec.undirected, splits=False)
 
 
@@ -161,9 +166,9 @@ def _load_any_graph(spec: DatasetSpec, roots: Sequence[Path]) -> Graph:
         return _load_graph(spec, roots)
     folders = _unique([*spec.folders, spec.name, spec.name.replace("-", "_")])
     marker = "raw/edge.csv.gz"
-    folder = _find(roots, folders, marker)
+    folder = find_folder(roots, folders, marker)
     if folder is None:
-        raise _unavailable(spec, "OGB files", folders, marker, roots)
+        raise dataset_not_found(spec, "OGB files", folders, marker, roots)
     return read_ogb_link_property(folder, spec.name)
 
 
@@ -171,9 +176,9 @@ def _geomgcn_splits(spec: DatasetSpec, roots: Sequence[Path], num_nodes: int
                     ) -> dict[str, Tensor]:
     folders = _unique([*spec.split_folders, *spec.folders, spec.name])
     marker = f"{spec.name}_split_0.6_0.2_0.npz"
-    folder = _find(roots, folders, marker)
+    folder = find_folder(roots, folders, marker)
     if folder is None:
-        raise _unavailable(spec, "geom-gcn split files", folders, marker, roots)
+        raise dataset_not_found(spec, "geom-gcn split files", folders, marker, roots)
     return read_geomgcn_splits(folder, spec.name, num_nodes)
 
 

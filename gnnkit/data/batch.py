@@ -64,6 +64,22 @@ def _concat_field(graphs: Sequence[Graph], name: str) -> Tensor | None:
     return torch.cat(values, dim=0)
 
 
+def _block_diagonal(local: Tensor, ptr: Tensor, edge_counts: Tensor, num_nodes: int,
+                    num_edges: int) -> tuple[SparseMatrix, Tensor]:
+    """The block-diagonal ``(N, N)`` CSR of graphs whose ``(2, E)`` local edge lists are
+    concatenated in ``local`` (graph ``g`` owns ``edge_counts[g]`` consecutive columns and
+    nodes ``ptr[g]:ptr[g+1]``), and the input edge behind each CSR entry."""
+    # Shift local ids to global ones: edge e of graph g gets offset ptr[g].
+    offset = torch.repeat_interleave(ptr[:-1], edge_counts, output_size=num_edges)
+    source, target = local[0] + offset, local[1] + offset
+    # CSR order = stable sort by (target, source); it keeps duplicate edges in input order.
+    order = torch.sort(pair_keys(target, source, num_nodes, num_nodes, check=False),
+                       stable=True).indices
+    rowptr = ptr_from_index(target, num_nodes, check=False)
+    # validate=True costs one O(E) pass and records that columns are sorted within rows
+    return SparseMatrix(rowptr, source[order], None, (num_nodes, num_nodes)), order
+
+
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class GraphBatch:
     """``G`` graphs as one disjoint-union graph (an immutable value).
@@ -154,17 +170,8 @@ class GraphBatch:
         num_edges = sum(g.num_edges for g in graphs)
         batch = index_from_ptr(ptr, total=num_nodes, check=False)
 
-        # Shift local ids to global ones: edge e of graph g gets offset ptr[g].
         local = torch.cat([g.edge_index for g in graphs], dim=1)
-        offset = torch.repeat_interleave(ptr[:-1], edge_counts, output_size=num_edges)
-        source, target = local[0] + offset, local[1] + offset
-        # CSR order = stable sort by (target, source); it keeps duplicate edges in input order.
-        order = torch.sort(pair_keys(target, source, num_nodes, num_nodes, check=False),
-                           stable=True).indices
-        rowptr = ptr_from_index(target, num_nodes, check=False)
-        # validate=True costs one O(E) pass and records that columns are sorted within rows
-        adj = SparseMatrix(rowptr, source[order], None, (num_nodes, num_nodes))
-
+        adj, order = _block_diagonal(local, ptr, edge_counts, num_nodes, num_edges)
         edge_attr = _concat_field(graphs, "edge_attr")
         return cls(
             adj=adj,
@@ -200,14 +207,8 @@ class GraphBatch:
             raise ValueError("GraphBatch.from_dataset needs at least one graph, got none")
         ptr = part.node_ptr
         num_nodes, num_edges = int(ptr[-1]), int(part.edge_index.shape[1])
-        # the same vectorised block-diagonal CSR as from_graphs
-        offset = torch.repeat_interleave(ptr[:-1], part.edge_ptr[1:] - part.edge_ptr[:-1],
-                                         output_size=num_edges)
-        source, target = part.edge_index[0] + offset, part.edge_index[1] + offset
-        order = torch.sort(pair_keys(target, source, num_nodes, num_nodes, check=False),
-                           stable=True).indices
-        adj = SparseMatrix(ptr_from_index(target, num_nodes, check=False), source[order], None,
-                           (num_nodes, num_nodes))
+        adj, order = _block_diagonal(part.edge_index, ptr, part.edge_ptr[1:] - part.edge_ptr[:-1],
+                                     num_nodes, num_edges)
         return cls(adj=adj, batch=index_from_ptr(ptr, total=num_nodes, check=False), ptr=ptr,
                    x=part.x, edge_attr=None if part.edge_attr is None else part.edge_attr[order],
                    y=part.y, edge_order=order)

@@ -69,7 +69,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from gnnkit.data import GraphBatch, collate
+from gnnkit.data import GraphBatch
 from gnnkit.data.wl import count_equivalent_pairs, wl_colors, wl_separates
 from gnnkit.datasets import GraphDataset, MissingDatasetFileError
 from gnnkit.datasets.expressivity import read_exp, read_graph6
@@ -77,7 +77,7 @@ from gnnkit.models import build_model
 from gnnkit.sparse import ptr_from_counts
 from gnnkit.train.graph_level import fit
 
-from ..data import DatasetUnavailable, data_roots
+from ..data import DatasetUnavailable, data_roots, dataset_not_found, find_folder
 from ..schema import DatasetSpec, ExperimentError, check_keys, get_value, parse_dataset
 from .base import RunContext, RunResult, Task, TaskRun
 
@@ -195,14 +195,10 @@ class ExpressivityData:
 # ---------------------------------------------------------------------------- data
 def _find_file(spec: DatasetSpec, roots: Sequence[Path], file_name: str) -> Path:
     folders = list(dict.fromkeys([*spec.folders, spec.name]))
-    for root in roots:
-        for folder in folders:
-            candidate = root / folder / file_name
-            if candidate.is_file():
-                return candidate
-    raise DatasetUnavailable(
-        f"dataset {spec.name!r} not found: looked for {file_name} in {{{', '.join(folders)}}} "
-        f"under {[str(r) for r in roots]} (pass --data-root or set GNNKIT_DATA)")
+    folder = find_folder(roots, folders, file_name)
+    if folder is None:
+        raise dataset_not_found(spec, "the file", folders, file_name, roots)
+    return folder / file_name
 
 
 def _input_features(dataset: GraphDataset, mode: str) -> Tensor:
@@ -254,7 +250,7 @@ def load_expressivity_data(spec: DatasetSpec, roots: Sequence[Path] | None = Non
     batches: tuple[GraphBatch, ...] = ()
     if batch_size is not None:
         batches = tuple(
-            collate([dataset[g] for g in range(start, min(start + batch_size, len(dataset)))])
+            GraphBatch.from_dataset(dataset, range(start, min(start + batch_size, len(dataset))))
             .to(device) for start in range(0, len(dataset), batch_size))
     data = ExpressivityData(dataset, pairs, classes, wl_seconds, "", batches, device)
     name = raw.metadata.get("name", spec.name)

@@ -50,7 +50,7 @@ from gnnkit.metrics import Evaluator, mae
 from gnnkit.models import build_model
 from gnnkit.train.graph_level import SCHEDULES, LRSchedule, fit
 
-from ..data import DatasetUnavailable, data_roots
+from ..data import DatasetUnavailable, data_roots, dataset_not_found, find_folder
 from ..schema import DatasetSpec, ExperimentError, check_keys, get_value, parse_dataset
 from .base import RunContext, RunResult, Task, TaskRun
 
@@ -213,23 +213,6 @@ class GraphPropertyData:
         return GraphMetric(self.metric, self.evaluator)
 
 
-def _locate(roots: Sequence[Path], folders: Sequence[str], marker: str) -> Path | None:
-    """The first ``root/folder`` (roots in order, then folders) that contains ``marker``."""
-    for root in roots:
-        for folder in folders:
-            if (root / folder / marker).is_file():
-                return root / folder
-    return None
-
-
-def _not_found(spec: DatasetSpec, what: str, folders: Sequence[str], marker: str,
-               roots: Sequence[Path]) -> DatasetUnavailable:
-    return DatasetUnavailable(
-        f"{what} of dataset {spec.name!r} not found: looked for {marker} in "
-        f"{{{', '.join(folders)}}} under {[str(root) for root in roots]} (pass --data-root or "
-        "set GNNKIT_DATA)")
-
-
 def _split_index(dataset: GraphDataset, spec: DatasetSpec) -> tuple[Tensor, Tensor, Tensor]:
     missing = [name for name in ("train", "val", "test") if name not in dataset.splits]
     if missing:
@@ -259,17 +242,17 @@ def load_graph_property_data(spec: DatasetSpec, roots: Sequence[Path] | None = N
     folders = list(dict.fromkeys(names))
     try:
         if spec.source == "zinc":
-            folder = _locate(roots, folders, _ZINC_MARKER)
+            folder = find_folder(roots, folders, _ZINC_MARKER)
             if folder is None:
-                raise _not_found(spec, "ZINC text files", folders, _ZINC_MARKER, roots)
+                raise dataset_not_found(spec, "ZINC text files", folders, _ZINC_MARKER, roots)
             dataset = read_zinc(folder)
             num_tasks, evaluator = 1, None
             what = f"{dataset.name} ({folder})"
         elif spec.source == "ogb":
             info = ogb_graph_info(spec.name)
-            folder = _locate(roots, folders, _OGB_MARKER)
+            folder = find_folder(roots, folders, _OGB_MARKER)
             if folder is None:
-                raise _not_found(spec, "OGB files", folders, _OGB_MARKER, roots)
+                raise dataset_not_found(spec, "OGB files", folders, _OGB_MARKER, roots)
             loaded = read_ogb(folder, info.name)
             if not isinstance(loaded, GraphDataset):  # the table says graph-level; be sure
                 raise DatasetUnavailable(f"{folder} holds no graph-level OGB dataset")

@@ -41,7 +41,7 @@ from gnnkit.models import build_model
 from gnnkit.nn.recsys import BPR_SCHEMES
 from gnnkit.train.recommendation import METRICS, PROTOCOLS, fit, holdout_split, metric_key
 
-from ..data import DatasetUnavailable, data_roots
+from ..data import DatasetUnavailable, data_roots, dataset_not_found, find_folder
 from ..schema import DatasetSpec, ExperimentError, check_keys, get_value, parse_dataset
 from .base import RunContext, RunResult, Task, TaskRun
 
@@ -105,17 +105,13 @@ def load_recommendation_data(spec: DatasetSpec, roots: Sequence[Path] | None = N
     """
     roots = data_roots() if roots is None else list(roots)
     folders = list(dict.fromkeys([*spec.folders, f"lightgcn-{spec.name}", spec.name]))
-    found = next((root / folder for root in roots for folder in folders
-                  if (root / folder / _MARKER).is_file()), None)
+    found = find_folder(roots, folders, _MARKER)
     if found is None:
         partial = [str(root / folder) for root in roots for folder in folders
                    if (root / folder / "test.txt").is_file()]
         hint = (f"; {', '.join(partial)} has test.txt but no train.txt (an incomplete copy: "
                 f"`gnnkit datasets download {spec.name}` fetches the release)" if partial else "")
-        raise DatasetUnavailable(
-            f"LightGCN files of dataset {spec.name!r} not found: looked for {_MARKER} in "
-            f"{{{', '.join(folders)}}} under {[str(root) for root in roots]}{hint} (pass "
-            "--data-root or set GNNKIT_DATA)")
+        raise dataset_not_found(spec, "LightGCN files", folders, _MARKER, roots, hint)
     try:
         interactions = read_lightgcn(found, spec.name)
     except MissingDatasetFileError as error:
