@@ -5,12 +5,16 @@ vector and a graph pointer ``ptr``; :func:`collate` builds one and is the ``coll
 ``torch.utils.data.DataLoader`` over :class:`gnnkit.datasets.Graph` items. Readouts that reduce
 a batch to one row per graph live in :mod:`gnnkit.nn.pool`. :mod:`gnnkit.data.wl` is the 1-WL
 test (colour refinement) on many graphs at once: which graphs no message-passing network can
-tell apart.
+tell apart. :mod:`gnnkit.data.subgraph` is the bag-of-subgraphs structure of subgraph GNNs
+(:class:`SubgraphBatch`: ``(subgraph, node)`` pairs with their sparse operators and root
+distances), and :mod:`gnnkit.data.subgraph_policies` builds ESAN's bags.
 """
 
 from __future__ import annotations
 
 from .batch import GraphBatch, collate
+from .subgraph import PairDistances, SubgraphBatch, bfs_distances, pair_distances
+from .subgraph_policies import edge_deleted, ego_nets, node_deleted
 from .wl import (
     WLColoring,
     count_equivalent_pairs,
@@ -23,9 +27,16 @@ from .wl import (
 
 __all__ = [
     "GraphBatch",
+    "PairDistances",
+    "SubgraphBatch",
     "WLColoring",
+    "bfs_distances",
     "collate",
     "count_equivalent_pairs",
+    "edge_deleted",
+    "ego_nets",
+    "node_deleted",
+    "pair_distances",
     "wl_classes",
     "wl_colors",
     "wl_equivalent_pairs",
