@@ -614,6 +614,12 @@ class SubgraphBatch:
 
     # ------------------------------------------------------------------ facts
     @property
+    def y(self) -> Tensor | None:
+        """The graph targets of the underlying batch (``graph.y``), so training loops read a
+        bag's targets as a :class:`~gnnkit.data.GraphBatch`'s."""
+        return self.graph.y
+
+    @property
     def num_graphs(self) -> int:
         """``G``."""
         return self.graph.num_graphs

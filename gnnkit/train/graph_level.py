@@ -45,6 +45,7 @@ __all__ = [
     "fit",
     "graph_loss",
     "is_singleton",
+    "model_batch_transform",
     "predict",
     "train_epoch",
 ]
@@ -71,12 +72,19 @@ class GraphBatches:
         index: ``(M,)`` int64 graph indices into ``dataset``.
         batch_size: graphs per batch (the last batch may be smaller unless ``drop_last``).
         device: where the batches go.
+        transform: ``transform(batch, ids) → model input``, applied to every collated batch
+            (on the CPU, before the move to ``device``) with the dataset ids ``(G,)`` of its
+            graphs, e.g. a subgraph model's bag builder that gathers per-dataset
+            pre-computations (:meth:`~gnnkit.data.subgraph.PairDistances.gather`). What it
+            returns must offer ``y``, ``num_graphs``, ``num_nodes`` and ``to(device)`` as a
+            :class:`~gnnkit.data.GraphBatch` does.
     """
 
     def __init__(self, dataset: Sequence[Any], index: Tensor | Sequence[int], batch_size: int,
                  *, shuffle: bool = False, generator: torch.Generator | None = None,
                  drop_last: bool = False, sampled_batches: int | None = None,
-                 device: torch.device | str | None = None) -> None:
+                 device: torch.device | str | None = None,
+                 transform: Callable[[GraphBatch, Tensor], Any] | None = None) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         index = torch.as_tensor(index, dtype=torch.long).reshape(-1)
@@ -93,6 +101,7 @@ class GraphBatches:
         self.drop_last = drop_last
         self.sampled_batches = sampled_batches
         self.device = None if device is None else torch.device(device)
+        self.transform = transform
 
     def __len__(self) -> int:
         if self.sampled_batches is not None:
@@ -115,12 +124,15 @@ class GraphBatches:
                 return
             yield chunk
 
-    def __iter__(self) -> Iterator[GraphBatch]:
+    def __iter__(self) -> Iterator[Any]:
         for chunk in self._chunks():
+            batch: Any
             if isinstance(self.dataset, GraphDataset):  # one vectorised gather, no items
                 batch = GraphBatch.from_dataset(self.dataset, chunk)
             else:
                 batch = collate([self.dataset[int(i)] for i in chunk])
+            if self.transform is not None:
+                batch = self.transform(batch, chunk)
             yield batch if self.device is None else batch.to(self.device)
 
 
@@ -153,6 +165,18 @@ def graph_loss(name: str, output: Tensor, target: Tensor) -> Tensor:
     if name == "l1":
         return F.l1_loss(output, target)
     return F.mse_loss(output, target)
+
+
+def model_batch_transform(model: torch.nn.Module, dataset: Sequence[Any]
+                          ) -> Callable[[GraphBatch, Tensor], Any] | None:
+    """The batch transform ``model`` asks for on ``dataset``, or ``None``.
+
+    Models whose input is not a plain :class:`~gnnkit.data.GraphBatch` (subgraph GNNs take a
+    bag of subgraphs built from it, with per-dataset pre-computations such as root distances)
+    define ``batch_transform(dataset) → transform(batch, ids)``; the training loops and bench
+    tasks call it once per dataset, so the pre-computation is not repeated per epoch."""
+    factory = getattr(model, "batch_transform", None)
+    return None if factory is None else factory(dataset)
 
 
 def is_singleton(batch: GraphBatch) -> bool:
@@ -293,6 +317,7 @@ def fit(
     time_budget: float | None = None,
     keep_best_state: bool = False,
     log: Callable[[dict[str, float]], None] | None = None,
+    batch_transform: Callable[[GraphBatch, Tensor], Any] | None = None,
 ) -> GraphFitResult:
     """Train ``model`` on the graphs ``train_index`` of ``dataset`` with Adam; evaluate every
     set of ``eval_sets`` after each epoch and select the epoch best on ``selection``.
@@ -313,6 +338,9 @@ def fit(
         skip_singletons: leave out training batches of one graph or one node (OGB's rule;
             see :func:`train_epoch`).
         time_budget: seconds of training + evaluation; stops after the epoch that passes it.
+        batch_transform: turns each collated batch and its dataset ids into the model's input
+            (see :class:`GraphBatches`); a model that needs one offers it as
+            ``model.batch_transform(dataset)`` (see :func:`model_batch_transform`).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be positive, got {epochs}")
@@ -327,9 +355,10 @@ def fit(
     schedule = schedule or LRSchedule()
     train_batches = GraphBatches(dataset, train_index, batch_size, shuffle=True,
                                  generator=generator, sampled_batches=sampled_batches,
-                                 device=device)
+                                 device=device, transform=batch_transform)
     evaluation = {name: GraphBatches(dataset, index, eval_batch_size or batch_size,
-                                     device=device) for name, index in eval_sets.items()}
+                                     device=device, transform=batch_transform)
+                  for name, index in eval_sets.items()}
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = schedule.build(optimizer, higher_is_better)
     sign = 1.0 if higher_is_better else -1.0

@@ -75,7 +75,7 @@ from gnnkit.datasets import GraphDataset, MissingDatasetFileError
 from gnnkit.datasets.expressivity import read_exp, read_graph6
 from gnnkit.models import build_model
 from gnnkit.sparse import ptr_from_counts
-from gnnkit.train.graph_level import fit
+from gnnkit.train.graph_level import fit, model_batch_transform
 
 from ..data import DatasetUnavailable, data_roots, dataset_not_found, find_folder
 from ..schema import DatasetSpec, ExperimentError, check_keys, get_value, parse_dataset
@@ -391,11 +391,25 @@ def _forward(model: torch.nn.Module, batches: Sequence[GraphBatch], width: int, 
     return torch.cat(rows)
 
 
+def _transformed_batches(data: ExpressivityData, transform: Callable[[GraphBatch, Tensor], Any]
+                         ) -> tuple[Any, ...]:
+    """``data.batches`` as the model's ``batch_transform`` turns them into its input (the
+    batches are consecutive graph ranges, collated again on the CPU)."""
+    out, start = [], 0
+    for batch in data.batches:
+        ids = torch.arange(start, start + batch.num_graphs)
+        start += batch.num_graphs
+        out.append(transform(GraphBatch.from_dataset(data.dataset, ids), ids).to(data.device))
+    return tuple(out)
+
+
 def _untrained_run(experiment: Experiment, data: ExpressivityData, context: RunContext
                    ) -> RunResult:
     spec: ExpressivitySpec = experiment.training
     models = context.epochs(spec.models)
     outputs, seconds = [], []
+    batches: Sequence[Any] = data.batches
+    transformed = False
     started = time.perf_counter()
     for r in range(models):
         tick = time.perf_counter()
@@ -404,8 +418,13 @@ def _untrained_run(experiment: Experiment, data: ExpressivityData, context: RunC
                             in_channels=data.num_features, out_channels=spec.output_channels,
                             edge_channels=0).to(data.device)
         model.eval()
+        if not transformed:  # e.g. a subgraph model's bags: built once, shared by all draws
+            transform = model_batch_transform(model, data.dataset)
+            if transform is not None:
+                batches = _transformed_batches(data, transform)
+            transformed = True
         with torch.no_grad():
-            outputs.append(_forward(model, data.batches, spec.output_channels,
+            outputs.append(_forward(model, batches, spec.output_channels,
                                     f"model {experiment.model_name!r}"))
         seconds.append(time.perf_counter() - tick)
         if context.time_budget is not None and time.perf_counter() - started > context.time_budget:
@@ -494,7 +513,8 @@ def _trained_run(experiment: Experiment, data: ExpressivityData, context: RunCon
                   loss="cross_entropy", metric=_accuracy, higher_is_better=True, lr=spec.lr,
                   epochs=context.epochs(spec.epochs), batch_size=spec.batch_size,
                   weight_decay=spec.weight_decay, selection="val", generator=generator,
-                  device=data.device, time_budget=context.time_budget, log=log)
+                  device=data.device, time_budget=context.time_budget, log=log,
+                  batch_transform=model_batch_transform(model, data.dataset))
     curve = tuple({"epoch": e["epoch"], "loss": e["loss"], "val": 100.0 * e["val"],
                    "test": 100.0 * e["test"], "train_seconds": e["train_seconds"]}
                   for e in outcome.history)

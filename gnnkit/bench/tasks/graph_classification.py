@@ -41,7 +41,7 @@ import torch
 
 from gnnkit.metrics import accuracy
 from gnnkit.models import build_model
-from gnnkit.train.graph_level import LRSchedule, fit
+from gnnkit.train.graph_level import LRSchedule, fit, model_batch_transform
 
 from ..graph_data import (
     TU_FEATURES,
@@ -182,7 +182,8 @@ def train_graph_classifier(experiment: Experiment, data: GraphData, *, seed: int
                                       gamma=training.lr_gamma),
                   selection="val" if "val" in split else "test", sampled_batches=sampled,
                   generator=torch.Generator().manual_seed(seed), device=device,
-                  time_budget=time_budget, log=log)
+                  time_budget=time_budget, log=log,
+                  batch_transform=model_batch_transform(model, data.dataset))
     curve = tuple({"epoch": entry["epoch"], "loss": entry["loss"],
                    **({"val": 100.0 * entry["val"]} if "val" in entry else {}),
                    "test": 100.0 * entry["test"], "train_seconds": entry["train_seconds"]}

@@ -48,7 +48,7 @@ from gnnkit._ogb_master import OGBDatasetInfo, ogb_dataset_info
 from gnnkit.datasets import GraphDataset, MissingDatasetFileError, read_ogb, read_zinc
 from gnnkit.metrics import Evaluator, mae
 from gnnkit.models import build_model
-from gnnkit.train.graph_level import SCHEDULES, LRSchedule, fit
+from gnnkit.train.graph_level import SCHEDULES, LRSchedule, fit, model_batch_transform
 
 from ..data import DatasetUnavailable, data_roots, dataset_not_found, find_folder
 from ..schema import DatasetSpec, ExperimentError, check_keys, get_value, parse_dataset
@@ -379,7 +379,7 @@ def train_graph_property(
                   weight_decay=training.weight_decay, schedule=training.lr_schedule(),
                   selection="val", generator=torch.Generator().manual_seed(seed),
                   device=device, time_budget=time_budget, keep_best_state=keep_state,
-                  log=on_epoch)
+                  log=on_epoch, batch_transform=model_batch_transform(model, data.dataset))
     steps_per_epoch = max(1, math.ceil(data.train.numel() / training.batch_size))
     details: dict[str, Any] = {
         "stopped": outcome.stopped or f"completed {outcome.epochs} epoch(s)",
