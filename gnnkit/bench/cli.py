@@ -9,6 +9,10 @@ are printed at the end.
 
 Experiments are the TOML files shipped with gnnkit plus those of ``--experiments-dir`` and
 ``$GNNKIT_EXPERIMENTS`` (same id: the user's file wins, with a notice). ``--list`` shows them.
+
+``gnnkit bench kernels`` instead times the sparse kernels (spmm sum/mean/max, forward and
+backward) against ``torch.sparse.mm`` and gather/scatter on CPU, beside the machine's measured
+memory bandwidth, and writes a Markdown report (``gnnkit bench kernels --help``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 
 import torch
 
+from ..cli import plain_text
 from .data import data_roots
 from .experiment import (
     Experiment,
@@ -150,6 +155,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "not busy per the 1-minute load average; $OMP_NUM_THREADS, if "
                              "set, is kept as it is)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    commands = parser.add_subparsers(dest="bench_command", metavar="kernels")
+    from . import kernels
+
+    kernels_parser = commands.add_parser(
+        "kernels", help="time the CPU sparse kernels against torch.sparse.mm (Markdown report)",
+        description=plain_text(kernels.__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    kernels.configure(kernels_parser)
 
 
 # ---------------------------------------------------------------------- machine load, threads
@@ -282,7 +295,11 @@ def _write_results(args: argparse.Namespace, results: Sequence[ExperimentResult]
 # ---------------------------------------------------------------------- the command
 def run(args: argparse.Namespace) -> int:
     """Run the selected experiments; exit 0 if every one ran (skipped ones are reported),
-    1 if any failed, 2 on a usage error."""
+    1 if any failed, 2 on a usage error. ``gnnkit bench kernels`` runs the kernel benchmark."""
+    if getattr(args, "bench_command", None) == "kernels":
+        from . import kernels
+
+        return kernels.run(args)
     try:
         folders = experiment_dirs(args.experiments_dir, shipped=not args.no_shipped_experiments)
         if not folders:

@@ -53,7 +53,7 @@ def _sum_aggregate(
     differentiated (``create_graph=True``), pass the arrays its own backward needs."""
     info = backward_info if torch.is_grad_enabled() else None
     row, colptr, csc_row, csc_perm = info if info is not None else (None, None, None, None)
-    return spmm_op(ptr, idx, weights, feats, "sum", row, colptr, csc_row, csc_perm)[0]
+    return spmm_op(ptr, idx, weights, feats, "sum", row, colptr, csc_row, csc_perm, False)[0]
 
 
 def _transpose_info(
@@ -82,23 +82,28 @@ def spmm_op(
     colptr: Tensor | None,
     csc_row: Tensor | None,
     csc_perm: Tensor | None,
+    with_arg: bool,
 ) -> tuple[Tensor, Tensor]:
-    """``(out, arg)`` of ``spmm``; ``row`` and the CSC arrays are only used by the backward."""
-    out, arg = get_kernel("spmm", x.device)(rowptr, col, values, x, reduce)
+    """``(out, arg)`` of ``spmm``; ``row`` and the CSC arrays are only used by the backward.
+    ``arg`` (the max/min winners) is only computed ``with_arg``: the backward of max/min
+    needs it, a forward without gradient does not."""
+    out, arg = get_kernel("spmm", x.device)(rowptr, col, values, x, reduce, with_arg)
     return out, arg
 
 
 @spmm_op.register_fake
-def _(rowptr, col, values, x, reduce, row, colptr, csc_row, csc_perm):  # type: ignore[no-untyped-def]
+def _(rowptr, col, values, x, reduce, row, colptr, csc_row, csc_perm, with_arg):  # type: ignore[no-untyped-def]
     shape = _spmm_out_shape(rowptr.shape[0] - 1, values, x)
     out = x.new_empty(shape)
-    arg = x.new_empty(shape if reduce in ("max", "min") else [0], dtype=torch.long)
+    extreme = with_arg and reduce in ("max", "min")
+    arg = x.new_empty(shape if extreme else [0], dtype=torch.long)
     return out, arg
 
 
 def _spmm_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) -> None:
-    rowptr, col, values, x, reduce, row, colptr, csc_row, csc_perm = inputs
+    rowptr, col, values, x, reduce, row, colptr, csc_row, csc_perm, with_arg = inputs
     ctx.reduce = reduce
+    ctx.with_arg = with_arg
     ctx.has_values = values is not None
     ctx.save_for_backward(rowptr, col, values, x, row, colptr, csc_row, csc_perm, output[1])
 
@@ -109,6 +114,10 @@ def _spmm_backward(ctx: Any, grad_out: Tensor, grad_arg: Tensor | None) -> tuple
     needs_x = ctx.needs_input_grad[3]
     grad_x = grad_values = None
     if ctx.reduce in ("max", "min"):
+        if (needs_x or needs_values) and not ctx.with_arg:
+            # Only reachable by calling the op directly: gnnkit.sparse.spmm asks for the
+            # winners whenever an input requires a gradient.
+            raise RuntimeError("spmm max/min ran with_arg=False, so it has no gradient")
         if needs_x or needs_values:
             grad_x, grad_values = spmm_arg_backward_op(col, values, x, grad_out.contiguous(), arg)
             grad_x = grad_x if needs_x else None
@@ -118,11 +127,21 @@ def _spmm_backward(ctx: Any, grad_out: Tensor, grad_arg: Tensor | None) -> tuple
         if ctx.reduce == "mean":
             counts = (rowptr[1:] - rowptr[:-1]).clamp(min=1).to(grad_out.dtype)
             grad = grad_out / _broadcast_rows(counts, grad_out)
+        fused = (
+            values is None or values.dim() == 1
+        ) and not torch.is_grad_enabled()  # create_graph needs differentiable pieces
+        if (needs_x or needs_values) and colptr is None:
+            raise RuntimeError("spmm backward needs the CSC form: call through gnnkit.sparse.spmm")
+        if fused and (needs_x or needs_values):
+            # One pass over the CSC computes both gradients (each gathered grad row is used
+            # for the feature and the edge-value gradient).
+            grad_x, grad_values = spmm_sum_backward_op(
+                colptr, csc_row, csc_perm, values, x, grad.contiguous(), needs_x, needs_values
+            )
+            grad_x = grad_x if needs_x else None
+            grad_values = grad_values if needs_values else None
+            needs_x = needs_values = False
         if needs_x:
-            if colptr is None:
-                raise RuntimeError(
-                    "spmm backward needs the CSC form: call through gnnkit.sparse.spmm"
-                )
             grad_x = _sum_aggregate(
                 colptr,
                 csc_row,
@@ -133,10 +152,40 @@ def _spmm_backward(ctx: Any, grad_out: Tensor, grad_arg: Tensor | None) -> tuple
         if needs_values:
             op = "outer" if values.dim() == 3 else "dot"
             grad_values = sddmm_op(row, col, grad, x, op, rowptr, colptr, csc_row, csc_perm)
-    return None, None, grad_values, grad_x, None, None, None, None, None
+    return None, None, grad_values, grad_x, None, None, None, None, None, None
 
 
 spmm_op.register_autograd(_spmm_backward, setup_context=_spmm_setup)
+
+
+@torch.library.custom_op(f"{_LIB}::spmm_sum_backward", mutates_args=())
+def spmm_sum_backward_op(
+    colptr: Tensor,
+    csc_row: Tensor,
+    csc_perm: Tensor,
+    values: Tensor | None,
+    x: Tensor,
+    grad: Tensor,
+    need_x: bool,
+    need_values: bool,
+) -> tuple[Tensor, Tensor]:
+    """Both gradients of sum ``spmm`` (scalar or no values) in one pass over the CSC; an
+    output that was not asked for is empty."""
+    grad_x, grad_values = get_kernel("spmm_sum_backward", x.device)(
+        colptr, csc_row, csc_perm, values, x, grad, need_x, need_values
+    )
+    return (
+        grad_x if grad_x is not None else x.new_empty(0),
+        grad_values if grad_values is not None else x.new_empty(0),
+    )
+
+
+@spmm_sum_backward_op.register_fake
+def _(colptr, csc_row, csc_perm, values, x, grad, need_x, need_values):  # type: ignore[no-untyped-def]
+    return (
+        x.new_empty(x.shape if need_x else [0]),
+        x.new_empty(values.shape if need_values else [0]),
+    )
 
 
 @torch.library.custom_op(f"{_LIB}::spmm_arg_backward", mutates_args=())

@@ -199,3 +199,28 @@ def test_progress_bar_redraws_on_a_terminal_and_prints_lines_otherwise() -> None
         bar.close("done")
     assert "\r" in terminal.getvalue() and "2/2" in terminal.getvalue()
     assert log.getvalue().count("\n") == 2 and "\r" not in log.getvalue()
+
+
+def test_bench_kernels_entry_writes_the_kernel_report(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``gnnkit bench kernels`` on tiny graphs: the report with the bandwidth columns, and the
+    entry listed in ``gnnkit bench --help``."""
+    with pytest.raises(SystemExit) as help_exit:
+        main(["bench", "--help"])
+    assert help_exit.value.code == 0
+    assert "gnnkit bench kernels" in capsys.readouterr().out
+    output = tmp_path / "kernels.md"
+    threads = torch.get_num_threads()
+    try:
+        status = main(["bench", "kernels", "--graphs", "uniform", "cora", "--nodes", "300",
+                       "--edges", "1500", "--features", "4", "--repeats", "1",
+                       "--skip-reference", "--skip-baselines", "--bandwidth-mib", "4",
+                       "--threads", "1", "--output", str(output)])
+    finally:
+        torch.set_num_threads(threads)
+    assert status == 0
+    text = output.read_text()
+    assert "stream bandwidth" in text and "GB/s (× floor)" in text
+    assert "## uniform" in text and "## cora" in text
+    assert "| 300 |" in text  # the uniform graph has the requested size
+    assert "sum forward within 2× of the memory floor" in text

@@ -31,9 +31,9 @@ def test_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_missing_kernel_falls_back_to_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
 
-    def fake_spmm(rowptr, col, values, x, reduce):  # type: ignore[no-untyped-def]
+    def fake_spmm(rowptr, col, values, x, reduce, with_arg=True):  # type: ignore[no-untyped-def]
         calls.append(reduce)
-        return registry.reference.spmm(rowptr, col, values, x, reduce)
+        return registry.reference.spmm(rowptr, col, values, x, reduce, with_arg)
 
     partial = types.SimpleNamespace(
         is_available=lambda: True,

@@ -114,6 +114,16 @@ def resolve_backend(device: torch.device) -> str:
 
 def get_kernel(name: str, device: torch.device) -> Callable[..., Any]:
     """The implementation of kernel ``name`` for ``device`` (reference if the backend lacks it)."""
+    if device.type == "cpu" and _forced.get() is None and "GNNKIT_BACKEND" not in os.environ:
+        # The common case, without resolve_backend's general path (per-call overhead counts
+        # on small graphs): the cpu backend if it loaded, else the reference.
+        backend = _loaded.get("cpu", False)
+        if backend is False:
+            backend = _load("cpu")
+        if backend is not None:
+            implementation = getattr(backend, name, None)
+            return implementation if implementation is not None else getattr(reference, name)
+        return getattr(reference, name)
     backend = _load(resolve_backend(device))
     implementation = getattr(backend, name, None)
     if implementation is None:

@@ -24,6 +24,8 @@ Shapes (``M`` rows = targets, ``N`` columns = sources, ``E`` = nnz):
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -44,6 +46,7 @@ __all__ = [
     "segment",
     "spmm",
     "spmm_arg_backward",
+    "spmm_sum_backward",
     "spspmm_expand",
 ]
 
@@ -87,7 +90,12 @@ def _output_shape(num_rows: int, values: Tensor | None, x: Tensor) -> tuple[int,
 
 
 def spmm(
-    rowptr: Tensor, col: Tensor, values: Tensor | None, x: Tensor, reduce: str
+    rowptr: Tensor,
+    col: Tensor,
+    values: Tensor | None,
+    x: Tensor,
+    reduce: str,
+    with_arg: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """Sparse-dense product ``out[i] = ⊕_{e in row i} values[e] · x[col[e]]``.
 
@@ -98,6 +106,8 @@ def spmm(
     and holds the CSR position ``e`` of the winning entry of each output element (the first
     entry of the row in CSR order among ties), or ``E`` (one past the end) for empty rows. For
     ``sum``/``mean`` ``arg`` is an empty int64 tensor. Block values support sum and mean only.
+    With ``with_arg=False`` (no gradient will be asked for) ``arg`` is an empty int64 tensor
+    for every reduction, which spares max/min an int64 tensor of the output's shape.
     """
     num_rows = rowptr.numel() - 1
     nnz = col.numel()
@@ -118,6 +128,8 @@ def spmm(
     out = torch.zeros(out_shape, dtype=acc, device=x.device)
     index = row.view(-1, *([1] * (msgs.dim() - 1))).expand_as(msgs)
     out.scatter_reduce_(0, index, msgs, "amax" if reduce == "max" else "amin", include_self=False)
+    if not with_arg:
+        return out.to(x.dtype), empty_arg
     # The winner is the first entry (lowest CSR position) whose message equals the extremum.
     positions = torch.arange(nnz, device=x.device).view(-1, *([1] * (msgs.dim() - 1)))
     positions = positions.expand_as(msgs)
@@ -172,6 +184,55 @@ def spmm_arg_backward(
         grad_values = grad_values_flat.to(values.dtype)
     _scatter_to_sources(grad_x, source, contribution)
     return grad_x.to(x.dtype), grad_values
+
+
+def spmm_sum_backward(
+    colptr: Tensor,
+    row: Tensor,
+    perm: Tensor,
+    values: Tensor | None,
+    x: Tensor,
+    grad: Tensor,
+    need_x: bool,
+    need_values: bool,
+) -> tuple[Tensor | None, Tensor | None]:
+    """Backward of a sum ``spmm`` with no or scalar ``(E,)`` values, from A's CSC form.
+
+    ``colptr`` (N+1,), ``row`` (E,) and ``perm`` (E,) int64 describe the CSC of A: entry ``k``
+    of column ``j`` is CSR entry ``perm[k]`` and has row ``row[k]``. ``values`` is in CSR
+    order; ``x`` is ``(N, *S)`` and ``grad`` (the gradient of the output) ``(M, *S)``.
+    Returns ``(grad_x, grad_values)``:
+
+    * ``grad_x[j] = Σ_{k in column j} values[perm[k]] · grad[row[k]]`` (the product with Aᵀ),
+      shaped like ``x``;
+    * ``grad_values[perm[k]] = <grad[row[k]], x[j]>`` summed over ``S``, shaped ``(E,)``;
+
+    each ``None`` unless ``need_x`` / ``need_values`` (``need_values`` needs ``values``).
+    Backends may compute both in one pass over the CSC entries.
+    """
+    acc = _accumulation_dtype(x.dtype)
+    num_cols = colptr.numel() - 1
+    width = math.prod(x.shape[1:])
+    g2 = grad.reshape(grad.shape[0], width).to(acc)
+    gathered = g2.index_select(0, row.long())  # (E, K) in CSC order
+    grad_x = grad_values = None
+    if need_x:
+        csc_values = None if values is None else values.index_select(0, perm).to(acc)
+        messages = gathered if csc_values is None else gathered * csc_values.unsqueeze(-1)
+        column = index_from_ptr(colptr, dtype=torch.long, check=False)
+        flat = torch.zeros(num_cols, width, dtype=acc, device=x.device)
+        flat.index_add_(0, column, messages)
+        grad_x = flat.view(x.shape).to(x.dtype)
+    if need_values:
+        if values is None:
+            raise ValueError("need_values=True needs values")
+        column = index_from_ptr(colptr, dtype=torch.long, check=False)
+        x2 = x.reshape(num_cols, width).to(acc)
+        dots = (gathered * x2.index_select(0, column)).sum(-1)
+        out = torch.empty(values.shape, dtype=acc, device=x.device)
+        out[perm] = dots
+        grad_values = out.to(values.dtype)
+    return grad_x, grad_values
 
 
 def _gather_source_features(x: Tensor, source: Tensor, arg: Tensor) -> Tensor:

@@ -42,6 +42,7 @@ __all__ = [
     "segment",
     "spmm",
     "spmm_arg_backward",
+    "spmm_sum_backward",
     "supports_device",
 ]
 
@@ -115,6 +116,9 @@ def supports_device(device: torch.device) -> bool:
 
 
 def _native() -> ModuleType:
+    module = _state.get("module")
+    if module is not None:
+        return module
     module = _extension()
     if module is None:
         raise RuntimeError("the gnnkit cpu backend is unavailable (its build failed)")
@@ -180,23 +184,72 @@ def _spmm_shapes_supported(values: Tensor | None, x: Tensor, reduce: str) -> boo
 
 
 def spmm(
-    rowptr: Tensor, col: Tensor, values: Tensor | None, x: Tensor, reduce: str
+    rowptr: Tensor,
+    col: Tensor,
+    values: Tensor | None,
+    x: Tensor,
+    reduce: str,
+    with_arg: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """C++ :func:`reference.spmm`: ``out[i] = ⊕_{e in row i} values[e] · x[col[e]]``.
 
     Shapes as in the reference: values ``None``/``(E,)``/``(E, H)``/``(E, P, Q)``, x
     ``(N, *S)``/``(N, H, F)``/``(N, Q, F)``; returns ``(out, arg)`` with ``arg`` the CSR
-    position of each max/min winner (``E`` for empty rows), empty for sum/mean. The C++ side
-    does all reshaping: on small graphs the per-call overhead is what counts.
+    position of each max/min winner (``E`` for empty rows), empty for sum/mean and when
+    ``with_arg`` is false. The C++ side does all reshaping: on small graphs the per-call
+    overhead is what counts.
     """
+    # Plain attribute tests rather than the generic helpers: on small graphs this wrapper's
+    # own time is part of every call.
+    dtype = x.dtype
+    index_dtype = rowptr.dtype
     if (
-        _is_cpu_float(x, values)
-        and _is_cpu_index(rowptr, col)
+        x.is_cpu
+        and dtype in _FLOAT_TYPES
+        and (values is None or (values.dtype == dtype and values.is_cpu))
+        and index_dtype in _INDEX_TYPES
+        and col.dtype == index_dtype
+        and rowptr.is_cpu
+        and col.is_cpu
         and _spmm_shapes_supported(values, x, reduce)
     ):
         return _native().spmm(rowptr, col, None if values is None else _contiguous(values),
-                              _contiguous(x), reduce)
-    return reference.spmm(rowptr, col, values, x, reduce)
+                              _contiguous(x), reduce, with_arg)
+    return reference.spmm(rowptr, col, values, x, reduce, with_arg)
+
+
+def spmm_sum_backward(
+    colptr: Tensor,
+    row: Tensor,
+    perm: Tensor,
+    values: Tensor | None,
+    x: Tensor,
+    grad: Tensor,
+    need_x: bool,
+    need_values: bool,
+) -> tuple[Tensor | None, Tensor | None]:
+    """C++ :func:`reference.spmm_sum_backward`: the feature and edge-value gradients of sum
+    ``spmm`` in one pass over the CSC entries (each gathered ``grad`` row is used for both)."""
+    if (
+        (values is not None and values.dim() != 1)
+        or x.dim() < 1
+        or grad.shape[1:] != x.shape[1:]
+        or perm.dtype != torch.int64
+        or not _is_cpu_float(x, values, grad)
+        or not _is_cpu_index(colptr, row)
+    ):
+        return reference.spmm_sum_backward(colptr, row, perm, values, x, grad, need_x,
+                                           need_values)
+    width = _numel(x.shape[1:])
+    grad_x, grad_values = _native().spmm_sum_backward(
+        colptr, row, _contiguous(perm), None if values is None else _contiguous(values),
+        x.reshape(x.shape[0], width).contiguous(),
+        grad.reshape(grad.shape[0], width).contiguous(), need_x, need_values)
+    if grad_x is not None:
+        grad_x = grad_x.view(x.shape).to(x.dtype)
+    if grad_values is not None:
+        grad_values = grad_values.to(x.dtype)
+    return grad_x, grad_values
 
 
 def spmm_arg_backward(

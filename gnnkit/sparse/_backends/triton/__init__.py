@@ -7,7 +7,8 @@ Kernels (same signatures and semantics as :mod:`gnnkit.sparse._backends.referenc
   degrees (:mod:`.spmm_kernel`);
 * :func:`sddmm` — dot/add/mul (``outer`` falls back) (:mod:`.sddmm_kernel`);
 * :func:`edge_softmax`, :func:`edge_softmax_backward` (:mod:`.softmax_kernel`);
-* :func:`segment` (:mod:`.segment_kernel`).
+* :func:`segment` (:mod:`.segment_kernel`);
+* :func:`spmm_sum_backward` — composed of the two kernels above (spmm over the CSC, sddmm dot).
 
 ``spmm_arg_backward``, ``intersect_rows`` and ``spspmm_expand`` are not implemented here; the
 registry falls back to the reference versions (plain PyTorch, which also runs on CUDA).
@@ -22,9 +23,12 @@ backend unavailable.
 from __future__ import annotations
 
 import importlib
+import math
 from typing import TYPE_CHECKING
 
 import torch
+
+from ...index import index_from_ptr
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -36,6 +40,7 @@ __all__ = [
     "sddmm",
     "segment",
     "spmm",
+    "spmm_sum_backward",
     "supports_device",
 ]
 
@@ -67,12 +72,53 @@ def supports_device(device: torch.device) -> bool:
 
 
 def spmm(
-    rowptr: Tensor, col: Tensor, values: Tensor | None, x: Tensor, reduce: str
+    rowptr: Tensor,
+    col: Tensor,
+    values: Tensor | None,
+    x: Tensor,
+    reduce: str,
+    with_arg: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """See :func:`gnnkit.sparse._backends.reference.spmm`."""
     from .spmm_kernel import spmm as kernel
 
-    return kernel(rowptr, col, values, x, reduce)
+    return kernel(rowptr, col, values, x, reduce, with_arg)
+
+
+def spmm_sum_backward(
+    colptr: Tensor,
+    row: Tensor,
+    perm: Tensor,
+    values: Tensor | None,
+    x: Tensor,
+    grad: Tensor,
+    need_x: bool,
+    need_values: bool,
+) -> tuple[Tensor | None, Tensor | None]:
+    """See :func:`gnnkit.sparse._backends.reference.spmm_sum_backward`.
+
+    Two launches of this backend's kernels (a row-parallel ``spmm`` over the CSC for the
+    features, an ``sddmm`` dot for the values) rather than the C++ backend's single fused
+    pass: on a GPU each launch already streams at memory speed, and one program per column
+    would need the column-ordered entry list written as a third pass.
+    """
+    from .sddmm_kernel import sddmm
+    from .spmm_kernel import spmm as spmm_kernel
+
+    grad_x = grad_values = None
+    if need_x:
+        csc_values = None if values is None else values.index_select(0, perm)
+        grad_x = spmm_kernel(colptr, row, csc_values, grad, "sum", False)[0]
+    if need_values:
+        if values is None:
+            raise ValueError("need_values=True needs values")
+        column = index_from_ptr(colptr, total=row.numel(), dtype=row.dtype, check=False)
+        width = math.prod(x.shape[1:])
+        dots = sddmm(row, column, grad.reshape(grad.shape[0], width),
+                     x.reshape(x.shape[0], width), "dot")
+        grad_values = torch.empty_like(values)
+        grad_values[perm] = dots.to(values.dtype)
+    return grad_x, grad_values
 
 
 def sddmm(row: Tensor, col: Tensor, a: Tensor, b: Tensor, op: str) -> Tensor:

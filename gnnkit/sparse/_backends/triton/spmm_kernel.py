@@ -59,7 +59,7 @@ def _gather_reduce_kernel(
     values_ptr,  # (E,) or (E, H) entry values (ignored unless HAS_VALUES)
     src_ptr,  # (N, H, F) strided source rows
     out_ptr,  # (S, H, F) contiguous output
-    arg_ptr,  # (S, H, F) contiguous int64 winners (written for max/min only)
+    arg_ptr,  # (S, H, F) contiguous int64 winners (written for max/min if WRITE_ARG)
     argmap_ptr,  # (P, H, F) contiguous int64: winners of pass 1 (read if HAS_ARGMAP)
     stride_value_e,
     stride_value_h,
@@ -74,6 +74,7 @@ def _gather_reduce_kernel(
     HAS_INDEX: tl.constexpr,
     HAS_VALUES: tl.constexpr,
     HAS_ARGMAP: tl.constexpr,
+    WRITE_ARG: tl.constexpr,  # max/min: store the winners (only when a gradient is needed)
     ACC_DTYPE: tl.constexpr,
     BLOCK_E: tl.constexpr,
     BLOCK_F: tl.constexpr,
@@ -149,14 +150,15 @@ def _gather_reduce_kernel(
     out_offsets = (segment * num_heads + head) * num_features + features
     if REDUCE == _MAX or REDUCE == _MIN:  # noqa: SIM109
         acc = tl.where(not_empty, acc, 0.0)
-        if HAS_ARGMAP:
-            winner = tl.load(
-                argmap_ptr + (winner * num_heads + head) * num_features + features,
-                mask=feature_mask & not_empty,
-                other=0,
-            )
-        winner = tl.where(not_empty, winner, empty_arg)
-        tl.store(arg_ptr + out_offsets, winner, mask=feature_mask)
+        if WRITE_ARG:
+            if HAS_ARGMAP:
+                winner = tl.load(
+                    argmap_ptr + (winner * num_heads + head) * num_features + features,
+                    mask=feature_mask & not_empty,
+                    other=0,
+                )
+            winner = tl.where(not_empty, winner, empty_arg)
+            tl.store(arg_ptr + out_offsets, winner, mask=feature_mask)
     tl.store(out_ptr + out_offsets, acc.to(out_ptr.dtype.element_ty), mask=feature_mask)
 
 
@@ -251,6 +253,7 @@ def gather_reduce(
     *,
     schedule: str | None = None,
     policy: SchedulePolicy | None = None,
+    with_arg: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """``out[i, h, f] = ⊕_{e in row i} values[e, h] · src[index[e], h, f]`` for a 3-D ``src``.
 
@@ -259,7 +262,8 @@ def gather_reduce(
     (``segment``). Returns ``(out, arg)`` of shape ``(M, H, F)`` with the conventions of
     :func:`gnnkit.sparse._backends.reference.spmm`. ``schedule`` forces ``"rows"`` or
     ``"split"``; by default :func:`select_schedule` decides with ``policy`` (default: the
-    module's ``DEFAULT_POLICY``), whose ``chunk`` also sizes the split pieces.
+    module's ``DEFAULT_POLICY``), whose ``chunk`` also sizes the split pieces. With
+    ``with_arg=False`` max/min store no winners and ``arg`` is empty.
     """
     policy = DEFAULT_POLICY if policy is None else policy
     if reduce not in REDUCTIONS:
@@ -272,13 +276,13 @@ def gather_reduce(
     num_heads, num_features = src.shape[1], src.shape[2]
     nnz = index.numel() if index is not None else src.shape[0]
     out = torch.empty((num_rows, num_heads, num_features), dtype=src.dtype, device=src.device)
-    with_arg = reduce in ("max", "min")
+    with_arg = with_arg and reduce in ("max", "min")
     arg = torch.empty(out.shape if with_arg else (0,), dtype=torch.long, device=src.device)
     if out.numel() == 0:
         return out, arg
     if schedule == "rows":
         _launch(rowptr[:-1], rowptr[1:], rowptr[:-1], rowptr[1:], index, values, src, out, arg,
-                None, reduce, empty_arg=nnz)
+                None, reduce, empty_arg=nnz, write_arg=with_arg)
         return out, arg
 
     lengths = (rowptr[1:] - rowptr[:-1]).long()
@@ -298,9 +302,9 @@ def gather_reduce(
     if num_pieces > 0:
         first_pass = "sum" if reduce == "mean" else reduce
         _launch(piece_lo, piece_hi, piece_lo, piece_hi, index, values, src, partial, partial_arg,
-                None, first_pass, empty_arg=nnz)
+                None, first_pass, empty_arg=nnz, write_arg=with_arg)
     _launch(piece_ptr[:-1], piece_ptr[1:], rowptr[:-1], rowptr[1:], None, None, partial, out, arg,
-            partial_arg if with_arg else None, reduce, empty_arg=nnz)
+            partial_arg if with_arg else None, reduce, empty_arg=nnz, write_arg=with_arg)
     return out, arg
 
 
@@ -318,6 +322,7 @@ def _launch(
     reduce: str,
     *,
     empty_arg: int,
+    write_arg: bool,
 ) -> None:
     num_ranges = lo.numel()
     num_heads, num_features = src.shape[1], src.shape[2]
@@ -357,12 +362,18 @@ def _launch(
         HAS_INDEX=index is not None,
         HAS_VALUES=values is not None,
         HAS_ARGMAP=argmap is not None,
+        WRITE_ARG=write_arg,
         ACC_DTYPE=accumulation_dtype(src.dtype),
     )
 
 
 def spmm(
-    rowptr: Tensor, col: Tensor, values: Tensor | None, x: Tensor, reduce: str
+    rowptr: Tensor,
+    col: Tensor,
+    values: Tensor | None,
+    x: Tensor,
+    reduce: str,
+    with_arg: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """Triton implementation of :func:`gnnkit.sparse._backends.reference.spmm`.
 
@@ -370,13 +381,14 @@ def spmm(
     ``(E, P, Q)`` fall back to the reference implementation.
     """
     if values is not None and values.dim() == 3:
-        return reference.spmm(rowptr, col, values, x, reduce)
+        return reference.spmm(rowptr, col, values, x, reduce, with_arg)
     num_rows, num_sources = rowptr.numel() - 1, x.shape[0]
     if values is not None and values.dim() == 2:
         heads = values.shape[1]
         src = x.reshape(num_sources, heads, math.prod(x.shape[2:]))
     else:
         src = x.reshape(num_sources, 1, math.prod(x.shape[1:]))
-    out, arg = gather_reduce(rowptr, col, values, src, reduce)
+    out, arg = gather_reduce(rowptr, col, values, src, reduce, with_arg=with_arg)
     out_shape = (num_rows, *x.shape[1:])
-    return out.view(out_shape), arg.view(out_shape) if reduce in ("max", "min") else arg
+    extreme = with_arg and reduce in ("max", "min")
+    return out.view(out_shape), arg.view(out_shape) if extreme else arg

@@ -10,7 +10,14 @@ namespace gnnkit {
 std::tuple<at::Tensor, at::Tensor> spmm_forward(const at::Tensor& rowptr,
                                                 const c10::optional<at::Tensor>& col,
                                                 const c10::optional<at::Tensor>& values,
-                                                const at::Tensor& x, const std::string& reduce);
+                                                const at::Tensor& x, const std::string& reduce,
+                                                bool with_arg);
+std::tuple<at::Tensor, at::Tensor> spmm_sum_backward(const at::Tensor& colptr,
+                                                     const at::Tensor& row,
+                                                     const at::Tensor& perm,
+                                                     const c10::optional<at::Tensor>& values,
+                                                     const at::Tensor& x, const at::Tensor& grad,
+                                                     bool need_x, bool need_values);
 std::tuple<at::Tensor, at::Tensor> spmm_arg_backward(const at::Tensor& col,
                                                      const c10::optional<at::Tensor>& values,
                                                      const at::Tensor& x, const at::Tensor& grad,
@@ -29,7 +36,12 @@ std::tuple<at::Tensor, at::Tensor> intersect_rows_forward(const at::Tensor& rowp
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "gnnkit CPU kernels (see gnnkit/sparse/_backends/cpu/__init__.py for the contract)";
   m.def("spmm", &gnnkit::spmm_forward, "CSR sparse-dense product / segment reduction",
-        py::arg("rowptr"), py::arg("col"), py::arg("values"), py::arg("x"), py::arg("reduce"));
+        py::arg("rowptr"), py::arg("col"), py::arg("values"), py::arg("x"), py::arg("reduce"),
+        py::arg("with_arg") = true);
+  m.def("spmm_sum_backward", &gnnkit::spmm_sum_backward,
+        "gradients of sum spmm to x and scalar values in one pass over the CSC",
+        py::arg("colptr"), py::arg("row"), py::arg("perm"), py::arg("values"), py::arg("x"),
+        py::arg("grad"), py::arg("need_x"), py::arg("need_values"));
   m.def("spmm_arg_backward", &gnnkit::spmm_arg_backward, "backward of max/min spmm",
         py::arg("col"), py::arg("values"), py::arg("x"), py::arg("grad_out"), py::arg("arg"));
   m.def("sddmm", &gnnkit::sddmm_forward, "per-edge op of the end points' features",

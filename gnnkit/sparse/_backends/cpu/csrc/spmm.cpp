@@ -116,6 +116,11 @@ inline void sum_remainder(acc_type<scalar_t>* __restrict out, const scalar_t* __
   }
 }
 
+// Rows [row_begin, row_end), every feature. Feature panels (one pass over the edges per 64
+// features, so that the gathered slice of x stays in cache) were measured slower in place:
+// 381-393 ms against 293-305 ms at F = 256 on the 100k-node uniform graph, 1 thread, although
+// compact copies of the same panels were faster; strided 256-byte slices of 1 KB rows cost TLB
+// reach, and the streamer prefetches lines of the other panels.
 template <bool kGather, bool kValues, typename scalar_t, typename index_t>
 void sum_rows_single_head(const index_t* rowptr, const index_t* col, const scalar_t* vals,
                           const scalar_t* x, acc_type<scalar_t>* out, int64_t K, bool mean,
@@ -221,7 +226,8 @@ inline bool replaces(acc_t candidate, acc_t current) {
 // One tile of V vectors of one non-empty row, H == 1: extremum and winner offset (within the
 // row) stay in vector registers, updated with compare + blend, never a branch. Written with
 // explicit vectors because GCC unrolls the equivalent scalar loop into compare-and-jump code.
-template <int64_t V, bool kMax, bool kGather, bool kValues, typename scalar_t, typename index_t>
+template <int64_t V, bool kMax, bool kArg, bool kGather, bool kValues, typename scalar_t,
+          typename index_t>
 inline void extreme_tile(acc_type<scalar_t>* __restrict out, int64_t* __restrict arg,
                          const scalar_t* __restrict x, int64_t K,
                          const index_t* __restrict col, const scalar_t* __restrict vals,
@@ -251,21 +257,24 @@ inline void extreme_tile(acc_type<scalar_t>* __restrict out, int64_t* __restrict
       const typename L::value m = load_lanes(xr + v * L::kCount) * w;
       const auto take = (kMax ? (m > r[v]) : (m < r[v])) | (m != m);  // NaN propagates
       r[v] = take ? m : r[v];
-      a[v] = take ? offset : a[v];
+      if constexpr (kArg) a[v] = take ? offset : a[v];
     }
   }
-  for (int64_t v = 0; v < V; ++v) {
-    for (int64_t t = 0; t < L::kCount; ++t) {
-      const acc_t value = r[v][t];
-      out[f0 + v * L::kCount + t] = value;
-      arg[f0 + v * L::kCount + t] =
-          value != value ? nnz : start + static_cast<int64_t>(a[v][t]);
+  std::memcpy(out + f0, r, sizeof(r));
+  if constexpr (kArg) {
+    for (int64_t v = 0; v < V; ++v) {
+      for (int64_t t = 0; t < L::kCount; ++t) {
+        const acc_t value = r[v][t];
+        arg[f0 + v * L::kCount + t] =
+            value != value ? nnz : start + static_cast<int64_t>(a[v][t]);
+      }
     }
   }
 }
 
 // Generic path (any H, any width from f0 on): extremum and winner rows kept in memory (L1).
-template <bool kMax, bool kGather, bool kValues, typename scalar_t, typename index_t>
+template <bool kMax, bool kArg, bool kGather, bool kValues, typename scalar_t,
+          typename index_t>
 inline void extreme_generic(acc_type<scalar_t>* __restrict o, int64_t* __restrict a,
                             const scalar_t* __restrict x, int64_t H, int64_t F, int64_t f0,
                             const index_t* __restrict col, const scalar_t* __restrict vals,
@@ -284,24 +293,27 @@ inline void extreme_generic(acc_type<scalar_t>* __restrict o, int64_t* __restric
       if (e == start) {
         for (int64_t k = first; k < last; ++k) {
           o[k] = w * load(xr[k]);
-          a[k] = e;
+          if constexpr (kArg) a[k] = e;
         }
       } else {
         for (int64_t k = first; k < last; ++k) {
           const acc_t m = w * load(xr[k]);
           const bool take = replaces<kMax>(m, o[k]);
           o[k] = take ? m : o[k];
-          a[k] = take ? e : a[k];
+          if constexpr (kArg) a[k] = take ? e : a[k];
         }
       }
     }
   }
-  for (int64_t k = (H == 1 ? f0 : 0); k < K; ++k) {
-    if (o[k] != o[k]) a[k] = nnz;
+  if constexpr (kArg) {
+    for (int64_t k = (H == 1 ? f0 : 0); k < K; ++k) {
+      if (o[k] != o[k]) a[k] = nnz;
+    }
   }
 }
 
-template <bool kMax, bool kGather, bool kValues, typename scalar_t, typename index_t>
+// kArg false: the winners are not recorded (no gradient needed), arg may be null.
+template <bool kMax, bool kArg, bool kGather, bool kValues, typename scalar_t, typename index_t>
 void extreme_rows(const index_t* rowptr, const index_t* col, const scalar_t* vals,
                   const scalar_t* x, acc_type<scalar_t>* out, int64_t* arg, int64_t H,
                   int64_t F, int64_t nnz, int64_t row_begin, int64_t row_end) {
@@ -311,11 +323,11 @@ void extreme_rows(const index_t* rowptr, const index_t* col, const scalar_t* val
   for (int64_t i = row_begin; i < row_end; ++i) {
     const int64_t start = rowptr[i], end = rowptr[i + 1];
     acc_t* __restrict o = out + i * K;
-    int64_t* __restrict a = arg + i * K;
+    int64_t* __restrict a = kArg ? arg + i * K : nullptr;
     if (start == end) {
-      for (int64_t k = 0; k < K; ++k) {
-        o[k] = acc_t(0);
-        a[k] = nnz;
+      for (int64_t k = 0; k < K; ++k) o[k] = acc_t(0);
+      if constexpr (kArg) {
+        for (int64_t k = 0; k < K; ++k) a[k] = nnz;
       }
       continue;
     }
@@ -324,16 +336,16 @@ void extreme_rows(const index_t* rowptr, const index_t* col, const scalar_t* val
     if (H == 1 && end - start <= std::numeric_limits<int32_t>::max()) {
       constexpr int64_t kLanes = Lanes<acc_t>::kCount;
       for (; f0 + 4 * kLanes <= K; f0 += 4 * kLanes) {
-        extreme_tile<4, kMax, kGather, kValues>(o, a, x, K, col, vals, start, end, limit, nnz,
+        extreme_tile<4, kMax, kArg, kGather, kValues>(o, a, x, K, col, vals, start, end, limit, nnz,
                                                 f0);
       }
       for (; f0 + kLanes <= K; f0 += kLanes) {
-        extreme_tile<1, kMax, kGather, kValues>(o, a, x, K, col, vals, start, end, limit, nnz,
+        extreme_tile<1, kMax, kArg, kGather, kValues>(o, a, x, K, col, vals, start, end, limit, nnz,
                                                 f0);
       }
       if (f0 == K) continue;
     }
-    extreme_generic<kMax, kGather, kValues>(o, a, x, H, F, f0, col, vals, start, end, limit,
+    extreme_generic<kMax, kArg, kGather, kValues>(o, a, x, H, F, f0, col, vals, start, end, limit,
                                             nnz);
   }
 }
@@ -343,12 +355,19 @@ void extreme_dispatch(bool is_max, const index_t* rowptr, const index_t* col,
                       const scalar_t* vals, const scalar_t* x, acc_type<scalar_t>* out,
                       int64_t* arg, int64_t H, int64_t F, int64_t nnz, int64_t row_begin,
                       int64_t row_end) {
-  if (is_max) {
-    extreme_rows<true, kGather, kValues>(rowptr, col, vals, x, out, arg, H, F, nnz, row_begin,
-                                         row_end);
+  const bool with_arg = arg != nullptr;
+  if (is_max && with_arg) {
+    extreme_rows<true, true, kGather, kValues>(rowptr, col, vals, x, out, arg, H, F, nnz,
+                                               row_begin, row_end);
+  } else if (is_max) {
+    extreme_rows<true, false, kGather, kValues>(rowptr, col, vals, x, out, arg, H, F, nnz,
+                                                row_begin, row_end);
+  } else if (with_arg) {
+    extreme_rows<false, true, kGather, kValues>(rowptr, col, vals, x, out, arg, H, F, nnz,
+                                                row_begin, row_end);
   } else {
-    extreme_rows<false, kGather, kValues>(rowptr, col, vals, x, out, arg, H, F, nnz, row_begin,
-                                          row_end);
+    extreme_rows<false, false, kGather, kValues>(rowptr, col, vals, x, out, arg, H, F, nnz,
+                                                 row_begin, row_end);
   }
 }
 
@@ -368,7 +387,7 @@ Reduce parse_reduce(const std::string& reduce) {
 std::tuple<at::Tensor, at::Tensor> spmm_kernel(const at::Tensor& rowptr,
                                                const c10::optional<at::Tensor>& col_opt,
                                                const c10::optional<at::Tensor>& values_opt,
-                                               const at::Tensor& x, Reduce op) {
+                                               const at::Tensor& x, Reduce op, bool with_arg) {
   TORCH_CHECK(x.dim() == 3 && x.is_contiguous(), "spmm: x must be a contiguous (N, H, F) tensor");
   const bool gather = col_opt.has_value() && col_opt->defined();
   const bool has_values = values_opt.has_value() && values_opt->defined();
@@ -386,8 +405,11 @@ std::tuple<at::Tensor, at::Tensor> spmm_kernel(const at::Tensor& rowptr,
   const auto acc_dtype = at::toOpMathType(x.scalar_type());
   at::Tensor out = empty_output({num_rows, out_heads, F}, x.options().dtype(acc_dtype));
   const bool extreme = op == Reduce::kMax || op == Reduce::kMin;
-  at::Tensor arg = extreme ? empty_output({num_rows, H, F}, x.options().dtype(at::kLong))
-                           : at::empty({0}, x.options().dtype(at::kLong));
+  // Without a gradient the winners are not needed: skipping them saves the int64 tensor of
+  // the output's shape (twice the output's bytes in float32) and its first-touch page faults.
+  const auto long_options = x.options().dtype(at::kLong);
+  at::Tensor arg = extreme && with_arg ? empty_output({num_rows, H, F}, long_options)
+                                       : at::empty({0}, long_options);
   if (num_rows == 0 || out.numel() == 0) return {out, arg};
 
   AT_DISPATCH_INDEX_TYPES(rowptr.scalar_type(), "gnnkit_spmm", [&] {
@@ -404,7 +426,7 @@ std::tuple<at::Tensor, at::Tensor> spmm_kernel(const at::Tensor& rowptr,
       const auto bounds = balanced_row_blocks(rp, num_rows, std::max<int64_t>(per_edge, 1),
                                               std::max<int64_t>(out_heads * F, 1));
       if (extreme) {
-        int64_t* argp = arg.data_ptr<int64_t>();
+        int64_t* argp = with_arg ? arg.data_ptr<int64_t>() : nullptr;
         const bool is_max = op == Reduce::kMax;
         for_each_block(bounds, [&](int64_t b, int64_t e) {
           if (!gather) {
@@ -428,13 +450,13 @@ std::tuple<at::Tensor, at::Tensor> spmm_kernel(const at::Tensor& rowptr,
         for_each_block(bounds, [&](int64_t b, int64_t e) {
           sum_rows_heads(rp, cp, vp, xp, outp, H, F, mean, b, e);
         });
-      } else if (has_values) {
-        for_each_block(bounds, [&](int64_t b, int64_t e) {
-          sum_rows_single_head<true, true>(rp, cp, vp, xp, outp, K, mean, b, e);
-        });
       } else {
         for_each_block(bounds, [&](int64_t b, int64_t e) {
-          sum_rows_single_head<true, false>(rp, cp, vp, xp, outp, K, mean, b, e);
+          if (has_values) {
+            sum_rows_single_head<true, true>(rp, cp, vp, xp, outp, K, mean, b, e);
+          } else {
+            sum_rows_single_head<true, false>(rp, cp, vp, xp, outp, K, mean, b, e);
+          }
         });
       }
     });
@@ -442,17 +464,203 @@ std::tuple<at::Tensor, at::Tensor> spmm_kernel(const at::Tensor& rowptr,
   return {out, arg};
 }
 
+// ------------------------------------------------------------------------ fused sum backward
+// Backward of sum/mean spmm with scalar or no values, in one pass over A's CSC (the rows of
+// Aᵀ): column j of A gathers grad[i] for every entry (i, j) once and uses it twice,
+//   grad_x[j]       = Σ_{k in column j} values[perm[k]] · grad[row[k]]   (an spmm on Aᵀ)
+//   grad_values[e]  = <grad[row[k]], x[j]>  for e = perm[k]              (an sddmm "dot")
+// so the edges and the gathered grad rows are read once instead of twice, and the values need
+// no permuted copy. Each column is owned by one thread (grad_x row j, and the entries perm[k]
+// of column j, which no other column touches): no atomics, deterministic.
+
+// One tile of V vectors (features [f0, f0 + V * lanes)) of one column: the grad_x accumulators
+// and the tile of x[j] stay in registers; each entry's partial dot product is added to
+// dots[k - start] (tiles are visited in feature order, so the dot's order is fixed).
+template <int64_t V, bool kNeedX, bool kNeedV, bool kValues, typename scalar_t,
+          typename index_t>
+inline void fused_tile(acc_type<scalar_t>* __restrict gx, acc_type<scalar_t>* __restrict dots,
+                       const scalar_t* __restrict grad, const scalar_t* __restrict xj,
+                       int64_t K, const index_t* __restrict row,
+                       const int64_t* __restrict perm, const scalar_t* __restrict vals,
+                       int64_t start, int64_t end, int64_t limit, int64_t f0) {
+  using acc_t = acc_type<scalar_t>;
+  using L = Lanes<acc_t>;
+  constexpr int64_t kBytes = V * L::kCount * static_cast<int64_t>(sizeof(scalar_t));
+  typename L::value r[V], xv[V];
+  for (int64_t v = 0; v < V; ++v) {
+    r[v] = typename L::value{};
+    if constexpr (kNeedV) xv[v] = load_lanes(xj + f0 + v * L::kCount);
+  }
+  for (int64_t k = start; k < end; ++k) {
+    prefetch_source<true>(grad, row, k + kPrefetchDistance, limit, K, f0, kBytes);
+    const scalar_t* __restrict g = grad + static_cast<int64_t>(row[k]) * K + f0;
+    typename L::value d{};
+    for (int64_t v = 0; v < V; ++v) {
+      const typename L::value gv = load_lanes(g + v * L::kCount);
+      if constexpr (kNeedX) {
+        if constexpr (kValues) {
+          r[v] += gv * load(vals[perm[k]]);
+        } else {
+          r[v] += gv;
+        }
+      }
+      if constexpr (kNeedV) d += gv * xv[v];
+    }
+    if constexpr (kNeedV) {
+      acc_t sum = d[0];
+      for (int64_t t = 1; t < L::kCount; ++t) sum += d[t];
+      dots[k - start] += sum;
+    }
+  }
+  if constexpr (kNeedX) std::memcpy(gx + f0, r, sizeof(r));
+}
+
+// The last K - f0 (< one vector) features of a column, scalar.
+template <bool kNeedX, bool kNeedV, bool kValues, typename scalar_t, typename index_t>
+inline void fused_remainder(acc_type<scalar_t>* __restrict gx,
+                            acc_type<scalar_t>* __restrict dots,
+                            const scalar_t* __restrict grad, const scalar_t* __restrict xj,
+                            int64_t K, const index_t* __restrict row,
+                            const int64_t* __restrict perm, const scalar_t* __restrict vals,
+                            int64_t start, int64_t end, int64_t limit, int64_t f0) {
+  using acc_t = acc_type<scalar_t>;
+  const int64_t bytes = (K - f0) * static_cast<int64_t>(sizeof(scalar_t));
+  if constexpr (kNeedX) {
+    for (int64_t t = f0; t < K; ++t) gx[t] = acc_t(0);
+  }
+  for (int64_t k = start; k < end; ++k) {
+    if (f0 == 0) prefetch_source<true>(grad, row, k + kPrefetchDistance, limit, K, f0, bytes);
+    const scalar_t* __restrict g = grad + static_cast<int64_t>(row[k]) * K;
+    const acc_t w = kValues ? load(vals[perm[k]]) : acc_t(1);
+    acc_t dot = acc_t(0);
+    for (int64_t t = f0; t < K; ++t) {
+      const acc_t gt = load(g[t]);
+      if constexpr (kNeedX) gx[t] += w * gt;
+      if constexpr (kNeedV) dot += gt * load(xj[t]);
+    }
+    if constexpr (kNeedV) dots[k - start] += dot;
+  }
+}
+
+// Columns [col_begin, col_end), all K features.
+template <bool kNeedX, bool kNeedV, bool kValues, typename scalar_t, typename index_t>
+void fused_columns(const index_t* colptr, const index_t* row, const int64_t* perm,
+                   const scalar_t* vals, const scalar_t* x, const scalar_t* grad,
+                   acc_type<scalar_t>* grad_x, acc_type<scalar_t>* grad_values, int64_t K,
+                   int64_t col_begin, int64_t col_end) {
+  using acc_t = acc_type<scalar_t>;
+  constexpr int64_t kLanes = Lanes<acc_t>::kCount;
+  const int64_t limit = static_cast<int64_t>(colptr[col_end]);
+  std::vector<acc_t> dots;
+  for (int64_t j = col_begin; j < col_end; ++j) {
+    const int64_t start = colptr[j], end = colptr[j + 1];
+    acc_t* gx = kNeedX ? grad_x + j * K : nullptr;
+    const scalar_t* xj = kNeedV ? x + j * K : nullptr;
+    if constexpr (kNeedV) dots.assign(end - start, acc_t(0));
+    int64_t f0 = 0;
+    for (; f0 + kWideTile * kLanes <= K; f0 += kWideTile * kLanes) {
+      fused_tile<kWideTile, kNeedX, kNeedV, kValues>(gx, dots.data(), grad, xj, K, row, perm,
+                                                     vals, start, end, limit, f0);
+    }
+    for (; f0 + kLanes <= K; f0 += kLanes) {
+      fused_tile<1, kNeedX, kNeedV, kValues>(gx, dots.data(), grad, xj, K, row, perm, vals,
+                                             start, end, limit, f0);
+    }
+    if (f0 < K) {
+      fused_remainder<kNeedX, kNeedV, kValues>(gx, dots.data(), grad, xj, K, row, perm, vals,
+                                               start, end, limit, f0);
+    }
+    if constexpr (kNeedV) {
+      for (int64_t k = start; k < end; ++k) grad_values[perm[k]] = dots[k - start];
+    }
+  }
+}
+
+template <bool kValues, typename scalar_t, typename index_t>
+void fused_dispatch(bool need_x, bool need_values, const index_t* colptr, const index_t* row,
+                    const int64_t* perm, const scalar_t* vals, const scalar_t* x,
+                    const scalar_t* grad, acc_type<scalar_t>* grad_x,
+                    acc_type<scalar_t>* grad_values, int64_t K, int64_t b, int64_t e) {
+  if (need_x && need_values) {
+    fused_columns<true, true, kValues>(colptr, row, perm, vals, x, grad, grad_x, grad_values, K,
+                                       b, e);
+  } else if (need_x) {
+    fused_columns<true, false, kValues>(colptr, row, perm, vals, x, grad, grad_x, grad_values,
+                                        K, b, e);
+  } else {
+    fused_columns<false, true, kValues>(colptr, row, perm, vals, x, grad, grad_x, grad_values,
+                                        K, b, e);
+  }
+}
+
 }  // namespace
+
+// grad_x (N, K) and grad_values (E,) of sum spmm, in the accumulation dtype (undefined when
+// not asked for). colptr (N+1,), row (E,) in one index dtype, perm (E,) int64; values absent or
+// (E,) in CSR order; x (N, K) and grad (M, K) contiguous, one float dtype.
+std::tuple<at::Tensor, at::Tensor> spmm_sum_backward(const at::Tensor& colptr,
+                                                     const at::Tensor& row,
+                                                     const at::Tensor& perm,
+                                                     const c10::optional<at::Tensor>& values_opt,
+                                                     const at::Tensor& x, const at::Tensor& grad,
+                                                     bool need_x, bool need_values) {
+  TORCH_CHECK(x.dim() == 2 && grad.dim() == 2 && x.is_contiguous() && grad.is_contiguous() &&
+                  x.size(1) == grad.size(1),
+              "spmm_sum_backward: x (N, K) and grad (M, K) must be contiguous");
+  TORCH_CHECK(perm.scalar_type() == at::kLong && perm.is_contiguous(),
+              "spmm_sum_backward: perm must be contiguous int64");
+  const bool has_values = values_opt.has_value() && values_opt->defined();
+  TORCH_CHECK(!need_values || has_values, "spmm_sum_backward: need_values without values");
+  const int64_t num_cols = colptr.numel() - 1;
+  const int64_t nnz = row.numel();
+  const int64_t K = x.size(1);
+  const auto acc_dtype = at::toOpMathType(x.scalar_type());
+  const auto options = x.options().dtype(acc_dtype);
+  at::Tensor grad_x, grad_values;
+  // Zero-filled only where the kernel may leave entries unwritten (no features: the values'
+  // gradient is an empty dot, 0).
+  if (need_x) grad_x = empty_output({num_cols, K}, options);
+  if (need_values) grad_values = K == 0 ? at::zeros({nnz}, options) : at::empty({nnz}, options);
+  if (num_cols == 0 || (K == 0) || (!need_x && !need_values)) {
+    if (need_x) grad_x.zero_();
+    return {grad_x, grad_values};
+  }
+  AT_DISPATCH_INDEX_TYPES(colptr.scalar_type(), "gnnkit_spmm_sum_backward", [&] {
+    const index_t* cp = colptr.data_ptr<index_t>();
+    const index_t* rp = row.data_ptr<index_t>();
+    const int64_t* pp = perm.data_ptr<int64_t>();
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(),
+                                    "gnnkit_spmm_sum_backward", [&] {
+      using acc_t = acc_type<scalar_t>;
+      const scalar_t* vp = has_values ? values_opt->data_ptr<scalar_t>() : nullptr;
+      const scalar_t* xp = x.data_ptr<scalar_t>();
+      const scalar_t* gp = grad.data_ptr<scalar_t>();
+      acc_t* gxp = need_x ? grad_x.data_ptr<acc_t>() : nullptr;
+      acc_t* gvp = need_values ? grad_values.data_ptr<acc_t>() : nullptr;
+      const int64_t per_edge = K * (need_x && need_values ? 2 : 1);
+      const auto bounds = balanced_row_blocks(cp, num_cols, per_edge, K);
+      for_each_block(bounds, [&](int64_t b, int64_t e) {
+        if (has_values) {
+          fused_dispatch<true>(need_x, need_values, cp, rp, pp, vp, xp, gp, gxp, gvp, K, b, e);
+        } else {
+          fused_dispatch<false>(need_x, need_values, cp, rp, pp, vp, xp, gp, gxp, gvp, K, b, e);
+        }
+      });
+    });
+  });
+  return {grad_x, grad_values};
+}
 
 // The contract's spmm (and segment when col is undefined) on the caller's shapes: values
 // absent, (E,), (E, H) or (E, P, Q); x (N, *S), (N, H, F) or (N, Q, F), contiguous. Returns
 // (out, arg) with out in x's dtype, shaped (M, *S) / (M, H, F) / (M, P, F), and arg shaped
-// like out for max/min (empty otherwise). Doing the reshapes here keeps the Python wrapper to
-// a few attribute checks (small graphs are dominated by per-call overhead).
+// like out for max/min when with_arg (empty otherwise). Doing the reshapes here keeps the
+// Python wrapper to a few attribute checks (small graphs are dominated by per-call overhead).
 std::tuple<at::Tensor, at::Tensor> spmm_forward(const at::Tensor& rowptr,
                                                 const c10::optional<at::Tensor>& col_opt,
                                                 const c10::optional<at::Tensor>& values_opt,
-                                                const at::Tensor& x, const std::string& reduce) {
+                                                const at::Tensor& x, const std::string& reduce,
+                                                bool with_arg) {
   const Reduce op = parse_reduce(reduce);
   TORCH_CHECK(x.dim() >= 1 && x.is_contiguous(), "spmm: x must be contiguous with dim >= 1");
   const bool has_values = values_opt.has_value() && values_opt->defined();
@@ -476,10 +684,10 @@ std::tuple<at::Tensor, at::Tensor> spmm_forward(const at::Tensor& rowptr,
   auto [out, arg] = spmm_kernel(rowptr, col_opt,
                                 values.defined() ? c10::optional<at::Tensor>(values)
                                                  : c10::optional<at::Tensor>(),
-                                x3, op);
+                                x3, op, with_arg);
   out = out.view(out_shape);
   if (out.scalar_type() != x.scalar_type()) out = out.to(x.scalar_type());
-  if (op == Reduce::kMax || op == Reduce::kMin) arg = arg.view(out_shape);
+  if ((op == Reduce::kMax || op == Reduce::kMin) && with_arg) arg = arg.view(out_shape);
   return {out, arg};
 }
 
