@@ -34,6 +34,7 @@ GAE scorer — e.g. built by :func:`gnnkit.models.build_model` for ``"ncn"``. Ex
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -130,11 +131,15 @@ def evaluate(
     predictor.eval()
     h = encoder(x, graph)
     results: dict[str, float] = {}
-    for part in parts:
-        positive = predict(predictor, h, graph, getattr(split, f"{part}_pos"), batch_size)
-        negative = predict(predictor, h, graph, getattr(split, f"{part}_neg"), batch_size)
-        for k in ks:
-            results[f"{part}_hits@{k}"] = hits_at_k(positive, negative, k)
+    # one h, one graph, fixed weights: a predictor that scores candidate links (NCNC) may
+    # reuse their logits across all the batches of this evaluation
+    cached = getattr(predictor, "cached_candidates", None)
+    with cached() if callable(cached) else contextlib.nullcontext():
+        for part in parts:
+            positive = predict(predictor, h, graph, getattr(split, f"{part}_pos"), batch_size)
+            negative = predict(predictor, h, graph, getattr(split, f"{part}_neg"), batch_size)
+            for k in ks:
+                results[f"{part}_hits@{k}"] = hits_at_k(positive, negative, k)
     return results
 
 

@@ -315,3 +315,66 @@ def test_candidates_are_scored_on_a_twice_dropped_graph(monkeypatch: pytest.Monk
     torch.testing.assert_close(paper(H.double(), graph(), pairs),
                                torch.tensor(once, dtype=torch.float64))
     assert calls == [14]  # the candidates reuse the once-dropped graph
+
+
+def _per_link_logits(predictor: NCNCPredictor, h: torch.Tensor, A: SparseMatrix,
+                     links: torch.Tensor, depth: int) -> torch.Tensor:
+    """Every candidate link scored on its own, without the evaluation deduplication."""
+    return torch.cat([predictor._score_links(h, A, links[:, k:k + 1], depth)
+                      for k in range(links.shape[1])])
+
+
+def test_evaluation_scores_each_distinct_candidate_once(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    torch.manual_seed(0)
+    predictor = NCNCPredictor(2, 8, depth=1).eval()
+    links = torch.tensor([[0, 2, 0, 3, 2, 0], [4, 5, 4, 1, 5, 4]])
+    expected = _per_link_logits(predictor, H, graph(), links, 1)
+    scored: list[int] = []
+    original = predictor._score_links
+    monkeypatch.setattr(predictor, "_score_links",
+                        lambda f, A, l, d: scored.append((l.shape[1], d)) or original(f, A, l, d))
+    got = predictor._candidate_logits(H, graph(), links, 1)
+    assert [n for n, d in scored if d == 1] == [3]  # depth 0 below: the completion's own
+    torch.testing.assert_close(got, expected)
+
+
+def test_cached_candidates_reuses_logits_across_batches_and_equals_uncached(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    predictor = NCNCPredictor(2, 8, depth=2).eval()
+    A = graph()
+    batches = [torch.tensor([[0, 1, 3], [2, 3, 5]]), torch.tensor([[0, 1, 4], [2, 3, 0]])]
+    expected = [predictor(H, A, pairs) for pairs in batches]
+    scored: list[int] = []
+    original = predictor._score_links
+    monkeypatch.setattr(predictor, "_score_links",
+                        lambda f, a, l, d: scored.append(l.shape[1]) or original(f, a, l, d))
+    for pairs in batches:
+        predictor(H, A, pairs)
+    uncached_count, scored[:] = sum(scored), []
+    h = H.clone()
+    with predictor.cached_candidates():
+        got = [predictor(h, A, pairs) for pairs in batches]
+        cached_count = sum(scored)
+        # the same h changed in place: its cached logits are stale and not used
+        h.mul_(2.0)
+        changed = predictor(h, A, batches[1])
+    assert cached_count < uncached_count
+    for g, e in zip(got, expected, strict=True):
+        torch.testing.assert_close(g, e)
+    torch.testing.assert_close(changed, predictor(H * 2.0, A, batches[1]))
+    assert predictor._cache is None and predictor._cache_h is None
+
+
+def test_training_scores_every_candidate_as_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    predictor = NCNCPredictor(2, 8, depth=1).train()
+    links = torch.tensor([[0, 0, 2], [4, 4, 5]])  # (0, 4) twice: scored twice
+    scored: list[int] = []
+    original = predictor._score_links
+    monkeypatch.setattr(predictor, "_score_links",
+                        lambda f, A, l, d: scored.append((l.shape[1], d)) or original(f, A, l, d))
+    with predictor.cached_candidates():
+        predictor._candidate_logits(H, graph(), links, 1)
+    assert [n for n, d in scored if d == 1] == [3]

@@ -26,6 +26,8 @@ from torch import Tensor, nn
 from gnnkit.nn.inits import reset
 from gnnkit.sparse import SparseMatrix, ptr_from_index, spmm
 
+from .dropout import ExactDropout
+
 __all__ = ["ENCODER_CONVS", "LinkEncoder", "drop_entries", "reset_module"]
 
 _PURE = ("puregcn", "puresum", "puremean", "puremax")
@@ -179,13 +181,13 @@ class LinkEncoder(nn.Module):
         input_layers: list[nn.Module] = []
         if num_embeddings is not None:
             self.embedding = nn.Embedding(num_embeddings, hidden_channels)
-            input_layers.append(nn.Dropout(dropout))
+            input_layers.append(ExactDropout(dropout))
             width = hidden_channels
         else:
-            input_layers.append(nn.Dropout(input_dropout))
+            input_layers.append(ExactDropout(input_dropout))
             width = in_channels
             if pure:
-                input_layers += [nn.Linear(in_channels, hidden_channels), nn.Dropout(dropout)]
+                input_layers += [nn.Linear(in_channels, hidden_channels), ExactDropout(dropout)]
                 width = hidden_channels
         self.input = nn.Sequential(*input_layers)
 
@@ -195,13 +197,13 @@ class LinkEncoder(nn.Module):
             last = layer == num_layers - 1
             if pure:
                 self.convs.append(_PureConv(conv))
-                self.post.append(nn.Dropout(tail_dropout) if last else nn.Identity())
+                self.post.append(ExactDropout(tail_dropout) if last else nn.Identity())
             else:
                 self.convs.append(_make_conv(conv, width, hidden_channels))
                 activate = not last or num_layers == 1
                 self.post.append(nn.Sequential(
                     nn.LayerNorm(hidden_channels) if layer_norm else nn.Identity(),
-                    nn.Dropout(dropout), nn.ReLU()) if activate else nn.Identity())
+                    ExactDropout(dropout), nn.ReLU()) if activate else nn.Identity())
             width = hidden_channels
         self.jk_weight = nn.Parameter(torch.empty(num_layers)) if jumping_knowledge else None
         self.reset_parameters()

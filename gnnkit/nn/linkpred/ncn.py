@@ -41,6 +41,7 @@ from torch import Tensor, nn
 from gnnkit.nn.conv.message_passing import GraphCache, GraphCacheOwner, as_sparse_matrix
 from gnnkit.sparse import SparseMatrix, spspmm
 
+from .dropout import ExactDropout
 from .encoder import drop_entries, reset_module
 from .heuristics import (
     NeighborSets,
@@ -72,8 +73,8 @@ def _set_mlp(in_width: int, hidden: int, dropout: float, layer_norm: bool,
              tail_activation: bool) -> nn.Sequential:
     """``MLP_cn``: Linear, Dropout, ReLU, Linear, LN, Dropout, ReLU[, Linear]."""
     layers: list[nn.Module] = [
-        nn.Linear(in_width, hidden), nn.Dropout(dropout), nn.ReLU(),
-        nn.Linear(hidden, hidden), _layer_norm(hidden, layer_norm), nn.Dropout(dropout),
+        nn.Linear(in_width, hidden), ExactDropout(dropout), nn.ReLU(),
+        nn.Linear(hidden, hidden), _layer_norm(hidden, layer_norm), ExactDropout(dropout),
         nn.ReLU(),
     ]
     if not tail_activation:
@@ -85,7 +86,7 @@ def _pair_mlp(in_width: int, hidden: int, dropout: float, layer_norm: bool,
               tail_activation: bool) -> nn.Sequential:
     """``MLP_pair``: Linear, LN, Dropout, ReLU[, Linear]."""
     layers: list[nn.Module] = [
-        nn.Linear(in_width, hidden), _layer_norm(hidden, layer_norm), nn.Dropout(dropout),
+        nn.Linear(in_width, hidden), _layer_norm(hidden, layer_norm), ExactDropout(dropout),
         nn.ReLU(),
     ]
     if not tail_activation:
@@ -96,12 +97,12 @@ def _pair_mlp(in_width: int, hidden: int, dropout: float, layer_norm: bool,
 def _head(hidden: int, dropout: float, layer_norm: bool, two_layers: bool) -> nn.Sequential:
     """``MLP_head``: Linear, LN, Dropout, ReLU, [the same again,] Linear → 1."""
     layers: list[nn.Module] = [
-        nn.Linear(hidden, hidden), _layer_norm(hidden, layer_norm), nn.Dropout(dropout),
+        nn.Linear(hidden, hidden), _layer_norm(hidden, layer_norm), ExactDropout(dropout),
         nn.ReLU(),
     ]
     if two_layers:
         layers += [nn.Linear(hidden, hidden), _layer_norm(hidden, layer_norm),
-                   nn.Dropout(dropout), nn.ReLU()]
+                   ExactDropout(dropout), nn.ReLU()]
     layers.append(nn.Linear(hidden, 1))
     return nn.Sequential(*layers)
 
@@ -160,9 +161,9 @@ class NCNPredictor(GraphCacheOwner):
         self.initial_beta = beta
         self.beta = nn.Parameter(torch.empty(1))
         self.node_mlp = nn.Sequential(
-            nn.Linear(in_channels, hidden_channels), nn.Dropout(dropout), nn.ReLU(),
+            nn.Linear(in_channels, hidden_channels), ExactDropout(dropout), nn.ReLU(),
             nn.Linear(hidden_channels, in_channels), _layer_norm(in_channels, layer_norm),
-            nn.Dropout(dropout), nn.ReLU(),
+            ExactDropout(dropout), nn.ReLU(),
         ) if node_mlp else None
         cn_width = 1 if variant == "cn-count" else in_channels
         self.cn_mlp = _set_mlp(cn_width, hidden_channels, dropout, layer_norm, tail_activation)

@@ -49,6 +49,8 @@ see the target. Train with target-link removal (:mod:`gnnkit.nn.linkpred.target_
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -179,6 +181,10 @@ class NCNCPredictor(NCNPredictor):
         ) if learnable_pt else None
         if self.pt_mlp is not None:
             reset_module(self.pt_mlp)
+        # evaluation cache of candidate logits (see cached_candidates); not module state
+        self._cache: dict[tuple[Any, ...], tuple[Any, Tensor, Tensor]] | None = None
+        self._cache_owner: tuple[int, int] | None = None
+        self._cache_h: Tensor | None = None
 
     def set_alpha(self, alpha: float) -> None:
         """Change ``alpha`` (the official schedule raises it during training)."""
@@ -210,6 +216,19 @@ class NCNCPredictor(NCNPredictor):
             torch.stack([pairs[0][only_j.pair_index()], only_j.nodes]),
         ], dim=1)
 
+    def forward(self, h: Tensor, graph: Any, pairs: Tensor) -> Tensor:
+        """Logits ``(B,)`` of the links ``pairs`` ``(2, B)`` given ``h`` ``(N, F)`` and the
+        message-passing graph (see :class:`NCNPredictor`)."""
+        if self._cache is None or self.training:
+            return super().forward(h, graph, pairs)
+        # inside cached_candidates: cached logits belong to this h (object and version)
+        self._cache_owner = (id(h), h._version)
+        self._cache_h = h  # kept alive so that its id is not reused within the block
+        try:
+            return super().forward(h, graph, pairs)
+        finally:
+            self._cache_owner = None
+
     def score(self, h: Tensor, A: SparseMatrix, pairs: Tensor, depth: int = 0) -> Tensor:
         """Logits for validated inputs (``A`` a coalesced pattern, ``pairs`` int64 ``(2, B)``)
         at completion depth ``depth``.
@@ -234,16 +253,94 @@ class NCNCPredictor(NCNPredictor):
         """Logits of NCNC at completion depth ``depth`` for the candidate links ``(2, M)``
         scored on node features ``features``, without gradient.
 
-        With ``official_recursion``, in training each call (each chunk) draws a fresh edge
-        dropout on ``A``, as the official scorer's ``DropAdj`` does on every entry.
+        In training, every candidate is scored as drawn (each call draws its own dropout
+        masks and, with ``official_recursion``, a fresh edge dropout on ``A``, as the
+        official scorer's ``DropAdj`` does). In evaluation the score of a link is a fixed
+        function of the link, so each *distinct* link is scored once — the same candidate
+        ``(j, u)`` recurs for every target pair that has ``j`` as an end and ``u`` next to its
+        other end — and, inside :meth:`cached_candidates`, once per cache for all batches.
         """
         if links.shape[1] == 0:
             return features.new_zeros(0)
+        if self.training:
+            return self._score_links(features, A, links, depth)
+        n = A.num_rows
+        keys = pair_keys(links[0], links[1], n, n, check=False)
+        unique, inverse = torch.unique(keys, sorted=True, return_inverse=True)
+        logits = self._distinct_logits(features, A, unique, depth)
+        return logits[inverse]
+
+    def _distinct_logits(self, features: Tensor, A: SparseMatrix, unique: Tensor, depth: int
+                         ) -> Tensor:
+        """Logits of the sorted distinct link keys ``unique``, from and into the active
+        cache (if any) of ``(A, features, depth)``."""
+        n = A.num_rows
+        cache = self._cache_bucket(A, features, depth)
+        if cache is None:
+            return self._score_links(features, A, torch.stack(split_keys(unique, n, check=False)),
+                                     depth)
+        known_keys, known_logits = cache
+        logits = torch.empty(unique.numel(), dtype=features.dtype, device=features.device)
+        found = torch.zeros(unique.numel(), dtype=torch.bool, device=unique.device)
+        if known_keys.numel():
+            position = torch.searchsorted(known_keys, unique).clamp(max=known_keys.numel() - 1)
+            found = known_keys[position] == unique
+            logits[found] = known_logits[position[found]]
+        missing = unique[~found]
+        if missing.numel():
+            fresh = self._score_links(features, A, torch.stack(split_keys(missing, n,
+                                                                          check=False)), depth)
+            logits[~found] = fresh
+            merged_keys = torch.cat([known_keys, missing])
+            order = torch.argsort(merged_keys)
+            self._cache_store(A, features, depth, merged_keys[order],
+                              torch.cat([known_logits, fresh])[order])
+        return logits
+
+    def _score_links(self, features: Tensor, A: SparseMatrix, links: Tensor, depth: int
+                     ) -> Tensor:
         step = self.chunk_size or links.shape[1]
         with torch.no_grad():
             return torch.cat([self.score(features, self._scoring_graph(A),
                                          links[:, start:start + step], depth)
                               for start in range(0, links.shape[1], step)])
+
+    # ------------------------------------------------------------------ evaluation cache
+    @contextlib.contextmanager
+    def cached_candidates(self) -> Iterator[None]:
+        """Within the block, remember the logit of every candidate link scored in evaluation
+        mode and reuse it in later calls on the same graph and node representations.
+
+        Use it around a whole evaluation — one ``h``, one graph, many batches of pairs —
+        where a link is a candidate of many target pairs across batches (on ogbl-ddi most
+        of them). The caller guarantees that the weights do not change inside the block;
+        the cache is keyed by the graph's structure and the identity and version of the
+        node representations passed to :meth:`forward`, and dropped on exit.
+        """
+        previous = self._cache
+        self._cache = {}
+        try:
+            yield
+        finally:
+            self._cache = previous
+            self._cache_h = None
+
+    def _cache_bucket(self, A: SparseMatrix, features: Tensor, depth: int
+                      ) -> tuple[Tensor, Tensor] | None:
+        if self._cache is None or self._cache_owner is None:
+            return None
+        entry = self._cache.get((self._cache_owner, id(A.structure), depth))
+        if entry is None:
+            empty = torch.empty(0, dtype=torch.long, device=features.device)
+            return empty, features.new_empty(0)
+        return entry[1], entry[2]
+
+    def _cache_store(self, A: SparseMatrix, features: Tensor, depth: int, keys: Tensor,
+                     logits: Tensor) -> None:
+        if self._cache is not None and self._cache_owner is not None:
+            # the structure is kept alive with its entry so that its id stays unique
+            self._cache[(self._cache_owner, id(A.structure), depth)] = (A.structure, keys,
+                                                                        logits)
 
     def _scoring_graph(self, A: SparseMatrix) -> SparseMatrix:
         """The candidate scorer's graph: ``A``, edge-dropped again in training with
