@@ -332,7 +332,8 @@ def test_every_shipped_expressivity_experiment_loads() -> None:
     assert protocols["expressivity-graph8c-untrained"] == ("graph8c", "untrained")
     assert protocols["expressivity-sr25-untrained"] == ("sr251256", "untrained")
     for experiment in experiments.values():
-        assert experiment.task == "expressivity" and experiment.model_name == "gin"
+        assert experiment.task == "expressivity"
+        assert experiment.model_name in {"gin", "ds", "dss", "swl"}, experiment.id
         assert "expressivity" in experiment.suites
         assert experiment.id == experiment.path.stem  # type: ignore[union-attr]
     sr_names = {e.dataset.name for e in experiments.values() if e.dataset.name.startswith("sr")}

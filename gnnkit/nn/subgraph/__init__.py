@@ -6,4 +6,26 @@ bag's sparse operators (message passing inside each subgraph, across the bag, di
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .ds_conv import DSConv
+from .ds_readout import DeepSetsReadout
+from .dss_conv import DSS_BAG_REDUCTIONS, DSSConv
+from .swl_block import SWL_AGGREGATIONS, SWLBlock
+from .swl_diagonal import SWLDiagonalBlock
+from .swl_global import SWLGlobalBlock
+from .swl_layer import SWLLayer
+from .swl_local import SWLLocalBlock
+from .swl_root import SWLRootBlock
+
+__all__: list[str] = [
+    "DSS_BAG_REDUCTIONS",
+    "SWL_AGGREGATIONS",
+    "DSConv",
+    "DSSConv",
+    "DeepSetsReadout",
+    "SWLBlock",
+    "SWLDiagonalBlock",
+    "SWLGlobalBlock",
+    "SWLLayer",
+    "SWLLocalBlock",
+    "SWLRootBlock",
+]
