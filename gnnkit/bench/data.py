@@ -2,9 +2,10 @@
 
 Reading files is :mod:`gnnkit.datasets`' job; this module only decides *which* reader to call
 on *which* folder, and applies the experiment's preprocessing (feature normalisation, split
-selection, link splits). Data roots are searched in order: the ``--data-root`` folders,
-``$GNNKIT_DATA``, then ``~/.cache/gnnkit``; under each root the dataset's ``folders`` (e.g.
-``planetoid-cora``) and its plain name are tried.
+selection, link splits, and for node classification the graph's direction, self loops and
+unlabelled nodes: :class:`NodeDatasetSpec`). Data roots are searched in order: the
+``--data-root`` folders, ``$GNNKIT_DATA``, then ``~/.cache/gnnkit``; under each root the
+dataset's ``folders`` (e.g. ``planetoid-cora``) and its plain name are tried.
 """
 
 from __future__ import annotations
@@ -28,15 +29,18 @@ from gnnkit.datasets import (
 )
 from gnnkit.datasets.linksplit import ncn_planetoid_split, random_link_split
 from gnnkit.nn.linkpred import LinkSplit
-from gnnkit.sparse import SparseMatrix, to_undirected
+from gnnkit.sparse import SparseMatrix, remove_self_loops, to_undirected
 
 from .schema import DatasetSpec
 
 __all__ = [
+    "EDGE_DIRECTIONS",
+    "SELF_LOOPS",
     "SPARSE_FEATURE_DENSITY",
     "DatasetUnavailable",
     "LinkData",
     "NodeData",
+    "NodeDatasetSpec",
     "data_roots",
     "dataset_not_found",
     "find_folder",
@@ -48,6 +52,35 @@ __all__ = [
 
 #: features with at most this fraction of non-zero entries are kept sparse
 SPARSE_FEATURE_DENSITY = 0.1
+
+
+#: ``[dataset] self_loops`` of node classification: ``keep`` the file's ``(i, i)`` edges or
+#: ``remove`` them (the models' own normalisation, e.g. GCN's ``A + I``, is not affected)
+SELF_LOOPS = ("keep", "remove")
+#: ``[dataset] edge_direction``: ``as_listed`` (an edge ``u -> v`` of the file sends ``u``'s
+#: message to ``v``: nodes aggregate their in-neighbours, PyG's convention) or ``reversed``
+#: (nodes aggregate the nodes they link to, as geom-gcn's and GGCN's ``A @ X`` with
+#: ``A[u, v] = 1`` for ``u -> v`` does)
+EDGE_DIRECTIONS = ("as_listed", "reversed")
+
+
+@dataclass(frozen=True)
+class NodeDatasetSpec(DatasetSpec):
+    """:class:`DatasetSpec` with the graph preprocessing options of node classification.
+
+    Attributes:
+        self_loops: one of :data:`SELF_LOOPS` (default ``keep``).
+        edge_direction: one of :data:`EDGE_DIRECTIONS` (default ``as_listed``); only for
+            directed graphs (``undirected = false``).
+        drop_unlabelled: remove the nodes that have no label (Planetoid CiteSeer's padded test
+            ids, ``metadata["padded_nodes"]``, and any ``metadata["unlabelled_nodes"]``) from
+            every train/val/test mask, as the GGCN and neural sheaf diffusion code do with the
+            geom-gcn splits of the Planetoid graphs.
+    """
+
+    self_loops: str = "keep"
+    edge_direction: str = "as_listed"
+    drop_unlabelled: bool = False
 
 
 class DatasetUnavailable(RuntimeError):
@@ -182,6 +215,18 @@ def _geomgcn_splits(spec: DatasetSpec, roots: Sequence[Path], num_nodes: int
     return read_geomgcn_splits(folder, spec.name, num_nodes)
 
 
+def _drop_unlabelled(graph: Graph, train: Tensor, val: Tensor, test: Tensor
+                     ) -> tuple[Tensor, Tensor, Tensor, int]:
+    """The masks without the nodes the reader marks as unlabelled, and how many there are."""
+    nodes = sorted({*graph.metadata.get("padded_nodes", ()),
+                    *graph.metadata.get("unlabelled_nodes", ())})
+    if not nodes:
+        return train, val, test, 0
+    keep = torch.ones(graph.num_nodes, 1, dtype=torch.bool)
+    keep[torch.tensor(nodes, dtype=torch.long)] = False
+    return train & keep, val & keep, test & keep, len(nodes)
+
+
 def load_node_data(spec: DatasetSpec, roots: Sequence[Path] | None = None) -> NodeData:
     """Load, preprocess and split the dataset of ``spec``.
 
@@ -214,13 +259,25 @@ def _load_node_data(spec: DatasetSpec, roots: list[Path]) -> NodeData:
     adjacency = SparseMatrix.from_edge_index(graph.edge_index, shape=graph.num_nodes)
     if spec.undirected and spec.source != "geomgcn":  # geom-gcn's reader symmetrises itself
         adjacency = to_undirected(adjacency)
+    steps: list[str] = []
+    if getattr(spec, "edge_direction", "as_listed") == "reversed":
+        adjacency = adjacency.transpose()
+        steps.append("edges reversed")
+    if getattr(spec, "self_loops", "keep") == "remove":
+        loops = adjacency.nnz
+        adjacency = remove_self_loops(adjacency)
+        steps.append(f"{loops - adjacency.nnz} self loops removed")
+    if getattr(spec, "drop_unlabelled", False):
+        train, val, test, dropped = _drop_unlabelled(graph, train, val, test)
+        steps.append(f"{dropped} unlabelled nodes dropped from the splits")
     adjacency.csc()
     density = float((x != 0).float().mean()) if x.numel() else 0.0
     kind = "sparse" if density <= SPARSE_FEATURE_DENSITY else "dense"
     description = (f"{graph.metadata.get('name', spec.name)} ({graph.metadata.get('source', '')})"
                    f": {graph.num_nodes} nodes, {adjacency.nnz} directed edges, "
                    f"{x.shape[1]} {kind} features ({100 * density:.1f}% non-zero), "
-                   f"{num_classes} classes, {train.shape[1]} split(s)")
+                   f"{num_classes} classes, {train.shape[1]} split(s)"
+                   + "".join(f"; {step}" for step in steps))
     features: Tensor | SparseMatrix = x
     if density <= SPARSE_FEATURE_DENSITY:
         features = SparseMatrix.from_dense(x)

@@ -8,11 +8,16 @@ test (colour refinement) on many graphs at once: which graphs no message-passing
 tell apart. :mod:`gnnkit.data.subgraph` is the bag-of-subgraphs structure of subgraph GNNs
 (:class:`SubgraphBatch`: ``(subgraph, node)`` pairs with their sparse operators and root
 distances), and :mod:`gnnkit.data.subgraph_policies` builds ESAN's bags.
+:mod:`gnnkit.data.sampling` samples neighbourhoods for mini-batch training
+(:func:`sample_neighbors`) and :mod:`gnnkit.data.loader` iterates over batches of seed nodes
+(:class:`NeighborLoader`).
 """
 
 from __future__ import annotations
 
 from .batch import GraphBatch, collate
+from .loader import NeighborLoader
+from .sampling import SampledSubgraph, sample_neighbors, sampling_generator
 from .subgraph import PairDistances, SubgraphBatch, bfs_distances, pair_distances
 from .subgraph_policies import edge_deleted, ego_nets, node_deleted
 from .wl import (
@@ -27,7 +32,9 @@ from .wl import (
 
 __all__ = [
     "GraphBatch",
+    "NeighborLoader",
     "PairDistances",
+    "SampledSubgraph",
     "SubgraphBatch",
     "WLColoring",
     "bfs_distances",
@@ -37,6 +44,8 @@ __all__ = [
     "ego_nets",
     "node_deleted",
     "pair_distances",
+    "sample_neighbors",
+    "sampling_generator",
     "wl_classes",
     "wl_colors",
     "wl_equivalent_pairs",

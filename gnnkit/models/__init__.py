@@ -2,7 +2,8 @@
 
 Node level: :class:`GCN`, :class:`GAT`. Graph level (a :class:`gnnkit.data.GraphBatch` in,
 one row per graph out): :class:`GIN` (Xu et al.'s graph classifier) and :class:`GINE` (OGB's
-molecule baseline with edge features).
+molecule baseline with edge features). :class:`NSD`: Neural Sheaf Diffusion (Diag-, O(d)-
+and Gen-NSD).
 
 :mod:`gnnkit.models.registry` is the one place a configuration names a model: each entry
 declares its task(s), configuration keys (types, defaults) and builder; the benchmark suite
@@ -11,10 +12,12 @@ validates experiment files against it and builds every model through :func:`buil
 
 from __future__ import annotations
 
+from .esan import DSGNN, DSSGNN
 from .gat import GAT
 from .gcn import GCN
 from .gin import GIN
 from .gine import GINE
+from .nsd import NSD
 from .registry import (
     MODELS,
     ModelConfigError,
@@ -26,13 +29,18 @@ from .registry import (
     model_names,
     register_model,
 )
+from .swl import SWL
 
 __all__ = [
+    "DSGNN",
+    "DSSGNN",
     "GAT",
     "GCN",
     "GIN",
     "GINE",
     "MODELS",
+    "NSD",
+    "SWL",
     "ModelConfigError",
     "ModelEntry",
     "ModelOption",

@@ -33,15 +33,20 @@ keyword arguments:
 * ``recommendation``: ``num_users``, ``num_items`` → a
   :class:`gnnkit.nn.recsys.BPRRecommender`: ``model(graph) → (users (U, d), items (I, d))``
   final embeddings on the ``U × I`` training matrix (ignored by models that do not
-  propagate) and ``model.bpr_objective(users, positives, negatives, graph) → (bpr, l2)``
+  propagate) and ``model.objective(users, positives, negatives, graph) → (loss, penalty)``
   (:mod:`gnnkit.train.recommendation`).
 
-Registered: ``gcn``, ``gat`` (node classification); ``ncn``, ``ncnc``, ``gae``, ``gae-dot``
+Registered: ``gcn``, ``gat``, ``sage``, ``nsd-diag``, ``nsd-bundle``, ``nsd-general`` (node
+classification; NSD's reference-code flags in the help); ``ncn``, ``ncnc``, ``gae``, ``gae-dot``
 (link prediction, the official NCN code's flag is named in each key's help); ``gin``
 (graph classification and graph property; the flags of Xu et al.'s official code in the
 help), ``gine`` (graph property and graph classification; the flags of OGB's molecule
-example, or the ``GNN`` argument where it has no flag, in the help); ``mf-bpr``,
-``lightgcn`` (recommendation; LightGCN-PyTorch's flags in the help).
+example, or the ``GNN`` argument where it has no flag, in the help); ``swl`` (graph property
+and graph classification; SSWL, SSWL+, PSWL, GSWL, the official SWL code's flags in the
+help); ``ds``, ``dss`` (graph property and graph classification; ESAN's DS-GNN and DSS-GNN,
+the flags of beabevi/ESAN in the help); ``mf-bpr``,
+``lightgcn`` (recommendation; LightGCN-PyTorch's flags in the help), ``ultragcn``
+(recommendation; the keys of the official configuration files in the help).
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ from .gat import GAT
 from .gcn import GCN
 from .gin import GIN, GIN_GRAPH_POOLINGS, GIN_NEIGHBOR_POOLINGS, GIN_NODE_ENCODERS
 from .gine import GINE, GINE_GRAPH_POOLINGS, GINE_JK
+from .nsd import NSD
+from .sage import SAGE
 
 __all__ = [
     "MODELS",
@@ -241,6 +248,85 @@ register_model(ModelEntry("gat", NODE, {
 }, _gat, "Veličković et al.'s GAT (gnnkit.models.GAT)"))
 
 
+def _sage(c: Mapping[str, Any], *, in_channels: int, num_classes: int) -> nn.Module:
+    return SAGE(in_channels, c["hidden_channels"], num_classes, num_layers=c["num_layers"],
+                dropout=c["dropout"], aggr=c["aggr"], normalize=c["normalize"])
+
+
+register_model(ModelEntry("sage", NODE, {
+    "hidden_channels": ModelOption(256, int, "width of the hidden layers (256 in the paper)"),
+    "num_layers": ModelOption(2, int, "SAGE layers (K = 2 in the paper; one sampled hop each)"),
+    "dropout": ModelOption(0.5, float, "dropout on every layer's input"),
+    "aggr": ModelOption("mean", str, "neighbourhood aggregation",
+                        choices=("mean", "max", "sum")),
+    "normalize": ModelOption(False, bool, "L2-normalise hidden representations"),
+}, _sage, "Hamilton et al.'s GraphSAGE (gnnkit.models.sage.SAGE); trains full-batch or on "
+          "sampled mini-batches"))
+
+
+def _nsd(sheaf: str) -> Callable[..., nn.Module]:
+    def build(c: Mapping[str, Any], *, in_channels: int, num_classes: int) -> nn.Module:
+        extra = ({"orthogonal": c["orthogonal"], "edge_weights": c["edge_weights"]}
+                 if sheaf == "bundle" else {})
+        return NSD(in_channels, c["hidden_channels"], num_classes, sheaf=sheaf, d=c["d"],
+                   num_layers=c["num_layers"], dropout=c["dropout"],
+                   input_dropout=c["input_dropout"], left_weights=c["left_weights"],
+                   right_weights=c["right_weights"], activation=c["activation"],
+                   second_linear=c["second_linear"], sheaf_activation=c["sheaf_activation"],
+                   stalk_sum_learner=c["stalk_sum_learner"],
+                   official_layout=c["official_layout"],
+                   reuse_laplacian=c["reuse_laplacian"],
+                   graph_laplacian_channel=c["graph_laplacian_channel"],
+                   signless_laplacian_channel=c["signless_laplacian_channel"], **extra)
+    return build
+
+
+_NSD = {
+    "d": ModelOption(2, int, "learnt stalk dimension (--d)"),
+    "hidden_channels": ModelOption(20, int, "channels per stalk dimension; hidden width = "
+                                            "stalk dimension × this (--hidden_channels)"),
+    "num_layers": ModelOption(2, int, "sheaf diffusion layers (--layers)"),
+    "dropout": ModelOption(0.0, float, "dropout in the layers and after the encoder "
+                                       "(--dropout)"),
+    "input_dropout": ModelOption(0.0, float, "dropout on the input features "
+                                             "(--input_dropout)"),
+    "left_weights": ModelOption(True, bool, "learnt stalk mixing per layer (--left_weights)"),
+    "right_weights": ModelOption(True, bool, "learnt channel mixing per layer "
+                                             "(--right_weights)"),
+    "activation": ModelOption(True, bool, "ELU after the encoder and the diffusion "
+                                          "(--use_act)"),
+    "second_linear": ModelOption(False, bool, "second encoder layer (--second_linear)"),
+    "sheaf_activation": ModelOption("tanh", str, "activation of the learnt maps (--sheaf_act)",
+                                    ("tanh", "id", "elu")),
+    "stalk_sum_learner": ModelOption(False, bool, "sheaf learner summing over the stalk "
+                                                  "dimension first (--sparse_learner)"),
+    "official_layout": ModelOption(True, bool, "stalk-sum learner reshaped exactly as the "
+                                               "reference code (see StalkSumSheafLearner)"),
+    "reuse_laplacian": ModelOption(False, bool, "learn the sheaf at the first layer only "
+                                                "(--linear)"),
+    "graph_laplacian_channel": ModelOption(False, bool, "fixed stalk channel with the graph "
+                                           "Laplacian D - A (--add_hp; its help says the "
+                                           "opposite)"),
+    "signless_laplacian_channel": ModelOption(False, bool, "fixed stalk channel with the "
+                                              "signless Laplacian D + A (--add_lp; its help "
+                                              "says the opposite)"),
+}
+
+register_model(ModelEntry("nsd-diag", NODE, dict(_NSD), _nsd("diag"),
+                          "Bodnar et al.'s Diag-NSD: diagonal restriction maps "
+                          "(gnnkit.models.NSD)"))
+register_model(ModelEntry("nsd-bundle", NODE, {
+    **_NSD,
+    "orthogonal": ModelOption("householder", str, "parametrisation of O(d) (--orth)",
+                              ("householder", "cayley", "matrix_exp", "euler")),
+    "edge_weights": ModelOption(True, bool, "learnt edge weights (--edge_weights)"),
+}, _nsd("bundle"), "Bodnar et al.'s O(d)-NSD: orthogonal restriction maps "
+                   "(gnnkit.models.NSD)"))
+register_model(ModelEntry("nsd-general", NODE, dict(_NSD), _nsd("general"),
+                          "Bodnar et al.'s Gen-NSD: general d × d restriction maps "
+                          "(gnnkit.models.NSD)"))
+
+
 # ---------------------------------------------------------------------------- link models
 _ENCODER = {
     "encoder": ModelOption("puregcn", str, "message-passing layer (--model)", ENCODER_CONVS),
@@ -411,6 +497,107 @@ register_model(ModelEntry("gine", GRAPH[::-1], {
 }, _gine, "OGB's GIN molecule baseline with edge features (gnnkit.models.GINE)"))
 
 
+def _swl(c: Mapping[str, Any], *, in_channels: int, out_channels: int,
+         edge_channels: int) -> nn.Module:
+    from .swl import SWL  # here, not at the top: the entry is self-contained
+
+    return SWL(in_channels, c["hidden_channels"], out_channels, num_layers=c["num_layers"],
+               variant=c["variant"], max_distance=c["max_distance"], pooling=c["pooling"],
+               node_encoder=c["node_encoder"], edge_encoder=c["edge_encoder"],
+               edge_channels=edge_channels if c["edge_encoder"] != "none" else None)
+
+
+register_model(ModelEntry("swl", GRAPH[::-1], {
+    "variant": ModelOption("sswl+", str, "aggregations of every layer: sswl = uL + vL, sswl+ = "
+                           "uL + vL + vv, pswl = uL + vv, gswl = uL + vG (--model SSWL, SSWL_P, "
+                           "PSWL_*, GSWL)", ("sswl", "sswl+", "pswl", "gswl")),
+    "hidden_channels": ModelOption(96, int, "width of every layer (--dim_embed)"),
+    "num_layers": ModelOption(6, int, "SWL layers before the readout layer (--num_layer)"),
+    "max_distance": ModelOption(5, int, "clamp of the distance encoding d(u, v) (--max_dis)"),
+    "pooling": ModelOption("uG", str, "readout: uG = vertex-subgraph pooling (main_zinc.py's "
+                           "VS models), vG = subgraph-vertex pooling", ("uG", "vG")),
+    "node_encoder": ModelOption("linear", str, "encoder of x: a linear map of dense x, ZINC "
+                                "atom types or OGB atom ids", NODE_ENCODERS),
+    "edge_encoder": ModelOption("none", str, "bond encoder of every local (uL, vL) block: ZINC "
+                                "bond types, OGB bond ids, a linear map, or 'none'",
+                                EDGE_ENCODERS),
+}, _swl, "Zhang et al.'s subgraph WL networks SSWL/SSWL+/PSWL/GSWL (gnnkit.models.swl.SWL)"))
+
+
+# ESAN's DS-GNN / DSS-GNN (gnnkit.models.esan); the keys' help names beabevi/ESAN's flags
+_ESAN = {
+    "hidden_channels": ModelOption(300, int, "width d of every layer (--emb_dim)"),
+    "num_layers": ModelOption(5, int, "layers on the bag (--num_layer)"),
+    "policy": ModelOption("edge_deleted", str, "bag of subgraphs (--policy)",
+                          ("node_deleted", "edge_deleted", "ego_nets", "ego_nets_plus")),
+    "num_hops": ModelOption(2, int, "ego-net depth k (--num_hops; data.py uses 3 on ZINC)"),
+    "fraction": ModelOption(1.0, float, "share of each bag drawn per batch, 1 = full bag "
+                                        "(--fraction)"),
+    "votes": ModelOption(5, int, "subsamples averaged in evaluation when fraction < 1 "
+                                 "(main.py's voting_times)"),
+    "node_encoder": ModelOption("none", str, "encoder of x: 'none' feeds dense x as it is "
+                                "(ESAN on TU/EXP), or ZINC atom types / OGB atom ids / linear",
+                                ("none", *NODE_ENCODERS)),
+    "edge_encoder": ModelOption("none", str, "bond embedding of every base GNN (zincgin / "
+                                "OGB gin); 'none' = GIN without edge features (originalgin)",
+                                EDGE_ENCODERS),
+    "learn_eps": ModelOption(True, bool, "learn GIN's epsilon (zincgin, gin); false = "
+                                         "originalgin's fixed 0"),
+    "seed": ModelOption(None, int, "seed of the subsampling generator (unset: drawn from "
+                                   "torch's seeded global generator)"),
+}
+
+
+def _esan_common(c: Mapping[str, Any], edge_channels: int) -> dict[str, Any]:
+    return {"num_layers": c["num_layers"], "policy": c["policy"], "num_hops": c["num_hops"],
+            "fraction": c["fraction"], "votes": c["votes"], "node_encoder": c["node_encoder"],
+            "edge_encoder": c["edge_encoder"],
+            "edge_channels": edge_channels if c["edge_encoder"] != "none" else None,
+            "learn_eps": c["learn_eps"], "seed": c["seed"]}
+
+
+def _ds(c: Mapping[str, Any], *, in_channels: int, out_channels: int,
+        edge_channels: int) -> nn.Module:
+    from .esan import DSGNN  # here, not at the top: the entry is self-contained
+
+    return DSGNN(in_channels, c["hidden_channels"], out_channels, dropout=c["dropout"],
+                 jk=c["jk"], subgraph_pooling=c["subgraph_pooling"],
+                 deepsets_channels=(c["deepsets_channels"],) * c["deepsets_layers"],
+                 invariant=c["invariant"], **_esan_common(c, edge_channels))
+
+
+def _dss(c: Mapping[str, Any], *, in_channels: int, out_channels: int,
+         edge_channels: int) -> nn.Module:
+    from .esan import DSSGNN
+
+    return DSSGNN(in_channels, c["hidden_channels"], out_channels, bag_reduce=c["bag_reduce"],
+                  subgraph_pooling=c["subgraph_pooling"], **_esan_common(c, edge_channels))
+
+
+register_model(ModelEntry("ds", GRAPH[::-1], {
+    **_ESAN,
+    "dropout": ModelOption(0.5, float, "dropout after every layer (--drop_ratio)"),
+    "jk": ModelOption("last", str, "node representation: last layer or concatenation of all "
+                                   "(--jk)", ("last", "concat")),
+    "subgraph_pooling": ModelOption("sum", str, "readout of a subgraph's nodes (ESAN: sum for "
+                                    "zincgin / originalgin, mean for OGB's gin)",
+                                    ("sum", "mean")),
+    "deepsets_channels": ModelOption(64, int, "width of every DeepSets layer (--channels)"),
+    "deepsets_layers": ModelOption(2, int, "DeepSets layers (entries of --channels)"),
+    "invariant": ModelOption(False, bool, "invariant DeepSets (ESAN on ZINC) instead of the "
+                                          "equivariant one (ESAN elsewhere)"),
+}, _ds, "ESAN's DS-GNN: a GNN per subgraph + DeepSets over the bag (gnnkit.models.esan.DSGNN)"))
+
+register_model(ModelEntry("dss", GRAPH[::-1], {
+    **_ESAN,
+    "bag_reduce": ModelOption("mean", str, "aggregation over the bag of the information-"
+                              "sharing branch (the reference code's mean)", ("mean", "sum")),
+    "subgraph_pooling": ModelOption("mean", str, "readout of a subgraph's nodes (ESAN's DSS: "
+                                    "mean)", ("sum", "mean")),
+}, _dss, "ESAN's DSS-GNN: Siamese + information-sharing layers on the bag "
+         "(gnnkit.models.esan.DSSGNN)"))
+
+
 # --------------------------------------------------------------------------- recommenders
 RECOMMENDATION = ("recommendation",)
 _EMBEDDINGS = {
@@ -442,3 +629,30 @@ register_model(ModelEntry("lightgcn", RECOMMENDATION, {
     "num_layers": ModelOption(3, int, "light graph convolutions K; the final embedding is the "
                                       "mean of layers 0..K (--layer)"),
 }, _lightgcn, "He et al.'s LightGCN (gnnkit.nn.recsys.LightGCN)"))
+
+
+def _ultragcn(c: Mapping[str, Any], *, num_users: int, num_items: int) -> nn.Module:
+    from gnnkit.nn.recsys import UltraGCN
+
+    return UltraGCN(num_users, num_items, c["embedding_dim"], init_std=c["init_std"],
+                    w1=c["w1"], w2=c["w2"], w3=c["w3"], w4=c["w4"],
+                    negative_weight=c["negative_weight"], item_weight=c["item_weight"],
+                    num_neighbours=c["num_neighbours"],
+                    zero_item_diagonal=c["zero_item_diagonal"])
+
+
+register_model(ModelEntry("ultragcn", RECOMMENDATION, {
+    "embedding_dim": _EMBEDDINGS["embedding_dim"],
+    "init_std": ModelOption(1e-4, float, "standard deviation of the N(0, std²) initialisation "
+                                         "(initial_weight)"),
+    "w1": ModelOption(1e-6, float, "constant weight of the positive constraint (w1)"),
+    "w2": ModelOption(1.0, float, "weight of beta_ui in the positive constraint (w2)"),
+    "w3": ModelOption(1e-6, float, "constant weight of the negative constraint (w3)"),
+    "w4": ModelOption(1.0, float, "weight of beta_uj in the negative constraint (w4)"),
+    "negative_weight": ModelOption(300.0, float, "weight of the mean negative loss "
+                                                 "(negative_weight)"),
+    "item_weight": ModelOption(5e-4, float, "weight lambda of the item-item loss (lambda)"),
+    "num_neighbours": ModelOption(10, int, "item neighbours K per item (ii_neighbor_num)"),
+    "zero_item_diagonal": ModelOption(False, bool, "drop G_ii from the item-item graph "
+                                                   "(ii_diagonal_zero)"),
+}, _ultragcn, "Mao et al.'s UltraGCN (gnnkit.nn.recsys.UltraGCN)"))

@@ -6,7 +6,8 @@ graph argument; :mod:`gnnkit.nn.inits` holds the weight initialisers all layers 
 :mod:`gnnkit.nn.pool` the graph-level readouts (sum, mean, max, attention);
 :mod:`gnnkit.nn.encoders` the input encoders (categorical embeddings such as OGB's atom and
 bond encoders, ZINC's type embeddings, linear projections); :mod:`gnnkit.nn.recsys` the
-recommenders (BPR sampling and loss, MF-BPR, LightGCN; imported on demand).
+recommenders (BPR sampling and loss, MF-BPR, LightGCN; imported on demand);
+:mod:`gnnkit.nn.sheaf` the neural sheaf diffusion blocks (imported on demand).
 """
 
 from __future__ import annotations

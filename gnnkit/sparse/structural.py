@@ -20,7 +20,9 @@ __all__ = [
     "add_self_loops",
     "bipartite_normalize",
     "block_diag",
+    "block_gcn_norm",
     "coalesce",
+    "gcn_degree",
     "gcn_norm",
     "gcn_norm_split",
     "induced_subgraph",
@@ -519,3 +521,82 @@ def bipartite_normalize(
     col = torch.cat([items + num_users, users])
     pattern = coalesce(SparseMatrix.from_coo(row, col, None, (n, n)))
     return sym_normalize(pattern, dtype=dtype)
+
+
+def gcn_degree(A: SparseMatrix, *, add_self_loops: bool = True, fill_value: float = 1.0,
+               dtype: torch.dtype = torch.float32) -> Tensor:
+    """GCN's degree ``d̂`` ``(N,)`` of a square graph: the weighted in-degree plus the
+    ``fill_value`` loop added to nodes that store none (the ``D̂`` of
+    :func:`gnnkit.sparse.gcn_norm`). Gathered at a sampled block's nodes it is the
+    ``degree`` that makes :class:`~gnnkit.nn.conv.GCNConv` on the block equal to the
+    full-graph layer.
+
+    Example:
+        A path 0 – 1 – 2: in-degrees 1, 2, 1, plus each node's added loop.
+
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix
+        >>> from gnnkit.sparse.structural import gcn_degree
+        >>> P = SparseMatrix.from_edge_index(torch.tensor([[0, 1], [1, 2]])).to_undirected()
+        >>> gcn_degree(P)
+        tensor([2., 3., 2.])
+    """
+    normalized, diagonal = gcn_norm_split(A, add_self_loops=add_self_loops,
+                                          fill_value=fill_value, dtype=dtype)
+    degree = A.degree("row", weighted=True).to(normalized.values.dtype)
+    if diagonal is not None:  # the split's diagonal is fill / d̂ exactly where a loop is added
+        degree = degree + torch.where(diagonal > 0, fill_value, 0.0).to(degree.dtype)
+    return degree
+
+
+def _pad_rows(A: SparseMatrix) -> SparseMatrix:
+    """The ``M × N`` block as a square ``N × N`` matrix whose last ``N - M`` rows are empty
+    (same entries, same CSR order)."""
+    M, N = A.shape
+    rowptr = torch.cat([A.rowptr, A.rowptr[-1:].expand(N - M)])
+    return SparseMatrix(rowptr, A.col, A.values, (N, N), validate=False)
+
+
+def block_gcn_norm(A: SparseMatrix, degree: Tensor | None, *, add_self_loops: bool,
+                   fill_value: float, dtype: torch.dtype) -> tuple[SparseMatrix, Tensor | None]:
+    """``(Â, d)`` of :func:`~gnnkit.sparse.structural.gcn_norm_split` for an ``M × N`` block
+    whose targets are its first ``M`` sources (:class:`~gnnkit.nn.conv.GCNConv`'s
+    "sampled blocks"): ``Â`` on ``A``'s structure, ``d`` ``(M,)`` the added loops'
+    normalised weights. With ``degree`` (the sources' full-graph :func:`gcn_degree`) and every
+    in-edge of the targets in the block, the block's rows equal the full graph's.
+
+    Example:
+        The block of target 1 of the path 0 – 1 – 2 (sources 1, 0, 2, targets first):
+
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix, gcn_norm
+        >>> from gnnkit.sparse.structural import block_gcn_norm, gcn_degree
+        >>> P = SparseMatrix.from_edge_index(torch.tensor([[0, 1], [1, 2]])).to_undirected()
+        >>> block = SparseMatrix.from_edge_index(torch.tensor([[1, 2], [0, 0]]), shape=(1, 3))
+        >>> n_id = torch.tensor([1, 0, 2])
+        >>> B, d = block_gcn_norm(block, gcn_degree(P)[n_id], add_self_loops=True,
+        ...                       fill_value=1.0, dtype=torch.float32)
+        >>> row = torch.zeros(3).index_put_((n_id[B.col],), B.values)
+        >>> row[1] = d[0]
+        >>> torch.allclose(row, gcn_norm(P).to_dense()[1])
+        True
+    """
+    M, N = A.shape
+    if M > N:
+        raise ValueError(f"a rectangular GCN graph must have its M targets among its N "
+                         f"sources (M <= N, targets first), got shape {A.shape}")
+    normalized, diagonal = gcn_norm_split(_pad_rows(A), add_self_loops=add_self_loops,
+                                          fill_value=fill_value, dtype=dtype)
+    diagonal = None if diagonal is None else diagonal[:M]
+    if degree is None:
+        return A.with_values(normalized.values), diagonal
+    if not isinstance(degree, Tensor) or degree.shape != (N,):
+        raise ValueError(f"degree must be a tensor of shape (num_sources,) = ({N},), got "
+                         f"{getattr(degree, 'shape', type(degree).__name__)}")
+    scale = degree.to(dtype).pow(-0.5).masked_fill(degree == 0, 0.0)
+    weights = A.values if A.values is not None else torch.ones(A.nnz, dtype=dtype,
+                                                                device=A.device)
+    values = scale[A.row.long()] * weights.to(dtype) * scale[A.col.long()]
+    if diagonal is not None:
+        diagonal = torch.where(diagonal > 0, fill_value, 0.0).to(dtype) * scale[:M] ** 2
+    return A.with_values(values), diagonal

@@ -16,6 +16,9 @@ one full-batch Adam step on the cross-entropy of the training nodes, then one ev
 ``model(x, graph)`` must return logits ``(N, C)``; ``x`` and ``graph`` are passed through
 untouched (a dense ``(N, F)`` tensor or a sparse :class:`~gnnkit.sparse.SparseMatrix`, any
 graph form the model's layers accept). Accuracies are fractions in ``[0, 1]``.
+
+:func:`fit_sampled` trains the same way on sampled mini-batches of the training nodes
+(:class:`gnnkit.data.loader.NeighborLoader`) and evaluates full-batch.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +34,9 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from gnnkit.data.loader import NeighborLoader
 from gnnkit.metrics import accuracy
+from gnnkit.sparse import SparseMatrix
 
 __all__ = [
     "STOPPING_RULES",
@@ -40,6 +45,7 @@ __all__ = [
     "NodeFitResult",
     "evaluate",
     "fit",
+    "fit_sampled",
     "make_optimizer",
 ]
 
@@ -47,8 +53,10 @@ __all__ = [
 #: validation loss exceeds the mean of the previous ``patience`` epochs, the last model is the
 #: result (Kipf & Welling). ``gat``: patience on "validation accuracy or loss improved", the
 #: result is the last model that improved both (the GAT reference code). ``best_val_acc``:
-#: patience on validation accuracy, the result is the best-validation model.
-STOPPING_RULES = ("none", "kipf", "gat", "best_val_acc")
+#: patience on validation accuracy, the result is the best-validation model. ``best_val_loss``:
+#: patience on validation loss (strict improvement), the result is the lowest-loss model (the
+#: Neural Sheaf Diffusion code's default ``--stop_strategy loss``).
+STOPPING_RULES = ("none", "kipf", "gat", "best_val_acc", "best_val_loss")
 #: ``all`` parameters, or only the ``first_layer`` (``model.first_layer_parameters()``) —
 #: Kipf & Welling decay the first layer only
 WEIGHT_DECAY_SCOPES = ("all", "first_layer")
@@ -97,6 +105,16 @@ class EarlyStopping:
             if self.selected_epoch is None:
                 self.selected_epoch = epoch
             return self.bad_epochs >= self.patience
+        if self.rule == "best_val_loss":
+            if val_loss < self.best_loss:
+                self.best_loss = val_loss
+                self.selected_epoch = epoch
+                self.bad_epochs = 0
+            else:
+                self.bad_epochs += 1
+            if self.selected_epoch is None:
+                self.selected_epoch = epoch
+            return self.bad_epochs >= self.patience
         # best_val_acc
         if val_acc > self.best_acc:
             self.best_acc = val_acc
@@ -108,13 +126,32 @@ class EarlyStopping:
 
 
 def make_optimizer(model: torch.nn.Module, *, lr: float, weight_decay: float = 0.0,
-                   weight_decay_scope: str = "all") -> torch.optim.Optimizer:
+                   weight_decay_scope: str = "all",
+                   sheaf_weight_decay: float | None = None) -> torch.optim.Optimizer:
     """Adam with weight decay on all parameters or on the first layer only (the model must
     then have ``first_layer_parameters()``, as :class:`~gnnkit.models.GCN` and
-    :class:`~gnnkit.models.GAT` do)."""
+    :class:`~gnnkit.models.GAT` do).
+
+    ``sheaf_weight_decay`` (with scope ``all``) gives the parameters of
+    ``model.sheaf_learner_parameters()`` (:class:`~gnnkit.models.NSD`) their own decay, the
+    others keeping ``weight_decay`` (the Neural Sheaf Diffusion code's ``--sheaf_decay``).
+    """
     if weight_decay_scope not in WEIGHT_DECAY_SCOPES:
         raise ValueError(f"weight_decay_scope must be one of {list(WEIGHT_DECAY_SCOPES)}, "
                          f"got {weight_decay_scope!r}")
+    if sheaf_weight_decay is not None:
+        sheaf = getattr(model, "sheaf_learner_parameters", None)
+        if sheaf is None or weight_decay_scope != "all":
+            raise TypeError(f"sheaf_weight_decay needs weight_decay_scope='all' and a model "
+                            f"with sheaf_learner_parameters(); got scope "
+                            f"{weight_decay_scope!r} and {type(model).__name__}")
+        ids = {id(p) for p in sheaf()}
+        return torch.optim.Adam([
+            {"params": [p for p in model.parameters() if id(p) in ids],
+             "weight_decay": sheaf_weight_decay},
+            {"params": [p for p in model.parameters() if id(p) not in ids],
+             "weight_decay": weight_decay},
+        ], lr=lr)
     if weight_decay_scope == "first_layer":
         first_layer = getattr(model, "first_layer_parameters", None)
         if first_layer is None:
@@ -201,12 +238,14 @@ def fit(
     lr: float,
     weight_decay: float = 0.0,
     weight_decay_scope: str = "all",
+    sheaf_weight_decay: float | None = None,
     epochs: int = 200,
     stopping: str = "none",
     patience: int = 0,
     time_budget: float | None = None,
     keep_best_state: bool = False,
     log: Callable[[dict[str, float]], None] | None = None,
+    train_epoch: Callable[[torch.nn.Module, torch.optim.Optimizer], Tensor] | None = None,
 ) -> NodeFitResult:
     """Train ``model`` full-batch on the nodes of ``train_mask`` and select an epoch.
 
@@ -216,7 +255,8 @@ def fit(
         graph: the graph as the model takes it (e.g. a ``SparseMatrix`` ``N × N``).
         y: ``(N,)`` int64 labels.
         train_mask, val_mask, test_mask: ``(N,)`` bool node sets.
-        lr, weight_decay, weight_decay_scope: Adam (:func:`make_optimizer`).
+        lr, weight_decay, weight_decay_scope, sheaf_weight_decay: Adam
+            (:func:`make_optimizer`).
         epochs: the maximum number of epochs (one optimisation step each).
         stopping, patience: the rule of :class:`EarlyStopping`.
         time_budget: seconds of training + evaluation; training stops after the epoch that
@@ -224,6 +264,8 @@ def fit(
         keep_best_state: keep a copy of the selected epoch's ``state_dict`` (costs a copy
             every time the selection moves — every epoch for ``none``/``kipf``).
         log: called with every epoch's history entry (progress display).
+        train_epoch: replaces the full-batch step: ``train_epoch(model, optimizer)`` trains
+            one epoch and returns its training loss (mini-batch training: :func:`fit_sampled`).
 
     The random state is the caller's: seed (``torch.manual_seed``) before building the model
     for a reproducible run.
@@ -233,7 +275,8 @@ def fit(
     if lr <= 0:
         raise ValueError(f"lr must be positive, got {lr}")
     optimizer = make_optimizer(model, lr=lr, weight_decay=weight_decay,
-                               weight_decay_scope=weight_decay_scope)
+                               weight_decay_scope=weight_decay_scope,
+                               sheaf_weight_decay=sheaf_weight_decay)
     stopper = EarlyStopping(stopping, patience)
     masks = {"val": val_mask} if test_mask is None else {"val": val_mask, "test": test_mask}
     history: list[dict[str, float]] = []
@@ -244,10 +287,13 @@ def fit(
     for epoch in range(1, epochs + 1):
         model.train()
         tick = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x, graph)[train_mask], y[train_mask])
-        loss.backward()
-        optimizer.step()
+        if train_epoch is None:
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x, graph)[train_mask], y[train_mask])
+            loss.backward()
+            optimizer.step()
+        else:
+            loss = train_epoch(model, optimizer)
         entry: dict[str, float] = {"epoch": epoch, "train_seconds": time.perf_counter() - tick}
         tick = time.perf_counter()
         entry.update(evaluate(model, x, graph, y, masks))
@@ -271,3 +317,59 @@ def fit(
     return NodeFitResult(selected_epoch=int(selected["epoch"]), val_acc=selected["val_acc"],
                          test_acc=selected.get("test_acc", math.nan), epochs=len(history),
                          history=history, stopped=stopped, best_state=best_state)
+
+
+def fit_sampled(
+    model: torch.nn.Module,
+    x: Tensor,
+    graph: SparseMatrix,
+    y: Tensor,
+    train_mask: Tensor,
+    val_mask: Tensor,
+    test_mask: Tensor | None = None,
+    *,
+    fanouts: Sequence[int],
+    batch_size: int,
+    num_workers: int = 0,
+    seed: int | None = None,
+    **options: Any,
+) -> NodeFitResult:
+    """:func:`fit` with sampled mini-batches: every epoch is one pass over the training nodes
+    in shuffled batches of ``batch_size`` seeds, each with its ``len(fanouts)``-hop
+    neighbourhood sampled by :class:`gnnkit.data.loader.NeighborLoader` (one Adam step per
+    batch); evaluation stays full-batch (``model(x, graph)``), as in :func:`fit`.
+
+    Args:
+        model: takes both forms: ``model(x, graph) → (N, C)`` and
+            ``model(x[n_id], matrices) → (B, C)`` for the per-layer blocks of a
+            :class:`gnnkit.data.sampling.SampledSubgraph` (e.g.
+            :class:`gnnkit.models.sage.SAGE`).
+        x: dense node features ``(N, F)``; graph: the square ``N × N`` ``SparseMatrix``.
+        fanouts: neighbours per node at every hop, the first hop first (``-1`` = all).
+        batch_size: seeds per batch.
+        num_workers: sampling worker processes (``torch.utils.data.DataLoader``).
+        seed: the loader's seed; ``None`` draws it from torch's global generator (seeded by
+            the caller), so a seeded run is reproducible.
+        options: the keyword arguments of :func:`fit` (``lr``, ``epochs``, ``stopping``, …).
+
+    The reported ``loss`` of an epoch is the seed-weighted mean of its batches' losses.
+    """
+    seeds = train_mask.nonzero().flatten().to(graph.device)
+    loader = NeighborLoader(graph, seeds, fanouts, batch_size=batch_size, shuffle=True,
+                            seed=seed, num_workers=num_workers)
+
+    def train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> Tensor:
+        total, count = 0.0, 0
+        for batch in loader:
+            optimizer.zero_grad(set_to_none=True)
+            batch_seeds = batch.n_id[: batch.num_seeds]
+            logits = model(x[batch.n_id], list(batch.matrices))
+            loss = F.cross_entropy(logits, y[batch_seeds])
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * batch.num_seeds
+            count += batch.num_seeds
+        return torch.tensor(total / max(count, 1))
+
+    return fit(model, x, graph, y, train_mask, val_mask, test_mask, train_epoch=train_epoch,
+               **options)

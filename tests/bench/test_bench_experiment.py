@@ -63,7 +63,8 @@ def test_minimal_file_gets_documented_defaults(tmp_path: Path) -> None:
         (("lr = 0.01", 'lr = "fast"'), "training.lr must be float"),
         (('name = "cora"', 'name = "cora"\nsplit = "random"'),
          r"dataset\.split 'random' is not a node_classification split; one of \['public', "),
-        (('name = "gcn"', 'name = "mlp"'), r"model\.name must be one of \['gat', 'gcn'\]"),
+        (('name = "gcn"', 'name = "mlp"'),
+         r"model\.name must be one of \['gat', 'gcn', 'nsd-bundle'"),
         (("hidden_channels = 4", "hidden = 4"), r"unknown model key\(s\) \['hidden'\] for "
                                                 r"model 'gcn'; allowed: \["),
         (("hidden_channels = 4", "hidden_channels = 4.5"), r"model\.hidden_channels must be int"),

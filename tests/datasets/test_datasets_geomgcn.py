@@ -176,3 +176,150 @@ def test_film_index_features(tmp_path: Path) -> None:
     assert graph.x[1].nonzero().view(-1).tolist() == [3, 931]
     assert graph.x[0].nonzero().view(-1).tolist() == [0]
     assert graph.y.tolist() == [1, 2]
+
+
+# ------------------------------------------------------------ Film's index format, Squirrel
+def _write_files(folder: Path, name: str, header: str, rows: list[str],
+                 edges: list[tuple[int, int]], num_nodes: int, seed: int = 0) -> None:
+    """geom-gcn's three kinds of file, in the release's layout (one trailing newline)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "out1_node_feature_label.txt").write_text("\n".join([header, *rows]) + "\n")
+    (folder / "out1_graph_edges.txt").write_text(
+        "\n".join(["node_id\tnode_id", *(f"{u}\t{v}" for u, v in edges)]) + "\n")
+    rng = np.random.default_rng(seed)
+    for k in range(10):
+        part = rng.permutation(num_nodes) % 5  # 0, 1: train; 2, 3: val; 4: test
+        np.savez(folder / f"{name}_split_0.6_0.2_{k}.npz", train_mask=(part < 2).astype(np.uint8),
+                 val_mask=(part // 2 == 1), test_mask=(part == 4))
+
+
+def _film_like(num_nodes: int = 12, amount: int = 40, seed: int = 0
+               ) -> tuple[list[str], np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """Rows in Film's format (shuffled ids, a repeated index, the largest index used), the
+    dense oracle they encode, the labels and an edge list with duplicates and loops."""
+    rng = np.random.default_rng(seed)
+    dense = np.zeros((num_nodes, amount + 1), dtype=np.float32)
+    labels = rng.integers(0, 5, num_nodes)
+    rows = []
+    for node in rng.permutation(num_nodes):
+        active = rng.choice(amount + 1, size=rng.integers(1, 6), replace=False).tolist()
+        if node == 0:
+            active = [amount, 0]  # the largest index K of feature(feature_amount:K)
+        if node == 1:
+            active = [*active, active[0]]  # listed twice, as in ten of Film's rows
+        dense[node, active] = 1.0
+        rows.append(f"{node}\t{','.join(map(str, active))}\t{labels[node]}")
+    pairs = rng.integers(0, num_nodes, (30, 2)).tolist()
+    edges = [(u, v) for u, v in pairs] + [(u, v) for u, v in pairs[:7]] + [(3, 3), (5, 5)]
+    edges = [(int(u), int(v)) for u, v in edges]
+    return rows, dense, labels, edges
+
+
+def test_film_index_format_with_feature_amount_header(tmp_path: Path) -> None:
+    rows, dense, labels, edges = _film_like()
+    _write_files(tmp_path, "film", "node_id\tfeature(feature_amount:40)\tlabel", rows, edges, 12)
+    graph = read_geomgcn(tmp_path, "film")
+    assert graph.x.dtype == torch.float32
+    assert np.array_equal(graph.x.numpy(), dense)  # 41 wide: indices 0..40
+    assert np.array_equal(graph.y.numpy(), labels)
+    unique = sorted(set(edges))
+    assert [tuple(e) for e in graph.edge_index.t().tolist()] == unique
+    assert graph.metadata["raw_edge_lines"] == len(edges)
+    assert graph.metadata["duplicate_edge_lines"] == len(edges) - len(unique)
+    assert graph.metadata["self_loops"] == sum(u == v for u, v in unique)
+    assert graph.node_splits["train"].shape == (12, 10)
+    # the name does not matter: the header decides the format
+    (tmp_path / "film_split_0.6_0.2_0.npz").rename(tmp_path / "other_split_0.6_0.2_0.npz")
+    other = read_geomgcn(tmp_path, "other", splits=False)
+    assert torch.equal(other.x, graph.x)
+
+
+def test_film_format_matches_pyg_actor(tmp_path: Path) -> None:
+    pytest.importorskip("torch_geometric")
+    from torch_geometric.datasets import Actor
+
+    rows, _, _, edges = _film_like(num_nodes=30, amount=60, seed=3)
+    raw = tmp_path / "raw"
+    _write_files(raw, "film", "node_id\tfeature(feature_amount:60)\tlabel", rows, edges, 30)
+    data = Actor(str(tmp_path))[0]  # raw files present: no download
+    graph = read_geomgcn(raw, "film")
+    assert torch.equal(graph.x, data.x)
+    assert torch.equal(graph.y, data.y)
+    assert torch.equal(graph.edge_index, data.edge_index)
+    for split in ("train", "val", "test"):
+        assert torch.equal(graph.node_splits[split], data[f"{split}_mask"])
+
+
+def test_squirrel_is_read_like_chameleon_and_matches_pyg(tmp_path: Path) -> None:
+    """Squirrel ships Chameleon's dense format (PyG's ``WikipediaNetwork`` reads both the same
+    way; its rows are in node-id order, which PyG relies on)."""
+    pytest.importorskip("torch_geometric")
+    from torch_geometric.datasets import WikipediaNetwork
+
+    rng = np.random.default_rng(5)
+    dense = (rng.random((25, 9)) < 0.3).astype(np.float32)
+    labels = rng.integers(0, 5, 25)
+    rows = [f"{i}\t{','.join(str(int(v)) for v in dense[i])}\t{labels[i]}" for i in range(25)]
+    edges = [tuple(e) for e in rng.integers(0, 25, (60, 2)).tolist()] + [(4, 4)]
+    raw = tmp_path / "squirrel" / "geom_gcn" / "raw"
+    _write_files(raw, "squirrel", "node_id\tfeature\tlabel", rows, edges, 25)
+    data = WikipediaNetwork(str(tmp_path), "squirrel", geom_gcn_preprocess=True)[0]
+    graph = read_geomgcn(raw, "squirrel")
+    assert np.array_equal(graph.x.numpy(), dense)
+    assert torch.equal(graph.x, data.x) and torch.equal(graph.y, data.y)
+    assert torch.equal(graph.edge_index, data.edge_index)
+    for split in ("train", "val", "test"):
+        assert torch.equal(graph.node_splits[split], data[f"{split}_mask"])
+
+
+def test_undirected_without_self_loops_is_the_nsd_graph(tmp_path: Path) -> None:
+    rows, _, _, edges = _film_like()
+    _write_files(tmp_path, "film", "node_id\tfeature(feature_amount:40)\tlabel", rows, edges, 12)
+    graph = read_geomgcn(tmp_path, "film", undirected=True, remove_self_loops=True, splits=False)
+    expected = sorted({(u, v) for u, v in edges if u != v} | {(v, u) for u, v in edges if u != v})
+    assert [tuple(e) for e in graph.edge_index.t().tolist()] == expected
+    assert graph.metadata["self_loops"] == 0
+
+
+FILM_HEADER = "node_id\tfeature(feature_amount:40)\tlabel"
+
+
+@pytest.mark.parametrize(
+    ("header", "rows", "message"),
+    [
+        ("node_id\tfeature(feature_amount:x)\tlabel", ["0\t1\t0"],
+         r"line 1: unrecognised header .*feature\(feature_amount:K\)"),
+        ("node_id\tfeatures\tlabel", ["0\t1\t0"], "line 1: unrecognised header"),
+        ("id\tfeature(feature_amount:40)\tlabel", ["0\t1\t0"], "line 1: unrecognised header"),
+        (FILM_HEADER, ["0\t1,2\t0", "1\t3,41\t1"],
+         r"line 3: feature index 41 is outside 0\.\.40 .*raise feature_amount"),
+        (FILM_HEADER, ["0\t1,-2\t0", "1\t3\t1"], r"line 2: feature index -2 is outside"),
+        (FILM_HEADER, ["0\t1,2\t0", "1\t3,a\t1"],
+         "line 3: feature indices '3,a' are not comma-separated integers"),
+        (FILM_HEADER, ["0\t1\t0", "1.5\t3\t1"],
+         r"line 3: node id '1\.5' is not an integer.*integer node ids"),
+        (FILM_HEADER, ["0\t1\t0", "", "x\t3\t1"], "line 4: node id 'x' is not an integer"),
+        (FILM_HEADER, ["0\t1\t0", "1\t3\tB"], "line 3: label 'B' is not an integer"),
+        (FILM_HEADER, ["0\t1\t0", "1\t3"], "line 3: expected 3 tab-separated columns"),
+        ("node_id\tfeature\tlabel", ["0\t1\t0", "one\t0\t1"], "line 3: node id 'one'"),
+    ],
+)
+def test_malformed_index_format_names_file_line_and_fix(tmp_path: Path, header: str,
+                                                        rows: list[str], message: str) -> None:
+    _write_files(tmp_path, "film", header, rows, [(0, 1)], len(rows))
+    with pytest.raises(DatasetFileError, match=message) as info:
+        read_geomgcn(tmp_path, "film", splits=False)
+    assert info.value.path.name == "out1_node_feature_label.txt"
+    assert str(info.value).startswith(str(tmp_path / "out1_node_feature_label.txt"))
+
+
+def test_malformed_edge_file_names_the_line(tmp_path: Path) -> None:
+    _write_files(tmp_path, "film", FILM_HEADER, ["0\t1\t0", "1\t2\t1"], [(0, 1)], 2)
+    (tmp_path / "out1_graph_edges.txt").write_text("source\ttarget\n0\t1\n")
+    with pytest.raises(DatasetFileError, match="line 1: missing header") as info:
+        read_geomgcn(tmp_path, "film", splits=False)
+    assert info.value.path.name == "out1_graph_edges.txt"
+    (tmp_path / "out1_graph_edges.txt").write_text("node_id\tnode_id\n0\t1\n1\tq\n")
+    with pytest.raises(DatasetFileError) as info:
+        read_geomgcn(tmp_path, "film", splits=False)
+    assert info.value.path.name == "out1_graph_edges.txt"

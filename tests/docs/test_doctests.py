@@ -19,6 +19,8 @@ DOCUMENTED = {
         "spspmm",
     ],
     "gnnkit.sparse.structural": [
+        "gcn_degree",
+        "block_gcn_norm",
         "coalesce",
         "transpose",
         "add_self_loops",

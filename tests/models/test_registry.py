@@ -27,13 +27,19 @@ from gnnkit.nn.linkpred import (
 
 
 def test_models_are_registered_per_task() -> None:
-    assert model_names("node_classification") == ("gat", "gcn")
+    assert model_names("node_classification") == ("gat", "gcn", "nsd-bundle", "nsd-diag",
+                                                   "nsd-general", "sage")
+    assert model_names("graph_classification") == ("ds", "dss", "gin", "gine", "swl")
+    assert model_names("graph_property") == ("ds", "dss", "gin", "gine", "swl")
+    assert model_names("recommendation") == ("lightgcn", "mf-bpr", "ultragcn")
     assert model_names("link_prediction") == ("gae", "gae-dot", "ncn", "ncnc")
     assert set(model_names()) >= {"gcn", "gat", "ncn", "ncnc", "gae", "gae-dot"}
 
 
 def test_configuration_is_validated_with_key_value_and_allowed_values() -> None:
-    with pytest.raises(ModelConfigError, match=r"model\.name must be one of \['gat', 'gcn'\]"):
+    with pytest.raises(ModelConfigError, match=r"model\.name must be one of \['gat', 'gcn', "
+                                               r"'nsd-bundle', 'nsd-diag', 'nsd-general', "
+                                               r"'sage'\]"):
         model_config({"name": "ncn"}, task="node_classification")
     with pytest.raises(ModelConfigError, match=r"unknown model key\(s\) \['hidden'\] for model "
                                                r"'gcn'; allowed: \['bias', ") as info:

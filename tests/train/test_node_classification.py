@@ -44,7 +44,8 @@ def test_best_validation_accuracy_rule() -> None:
 
 
 def test_rules_and_scopes_are_checked() -> None:
-    with pytest.raises(ValueError, match=r"one of \['none', 'kipf', 'gat', 'best_val_acc'\]"):
+    with pytest.raises(ValueError, match=r"one of \['none', 'kipf', 'gat', 'best_val_acc', "
+                                         r"'best_val_loss'\]"):
         EarlyStopping("patience")
     with pytest.raises(ValueError, match="needs patience >= 1"):
         EarlyStopping("kipf", 0)

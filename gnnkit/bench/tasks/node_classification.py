@@ -14,10 +14,16 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from gnnkit.models import build_model
-from gnnkit.train.node_classification import STOPPING_RULES, WEIGHT_DECAY_SCOPES, fit
+from gnnkit.sparse import SparseMatrix
+from gnnkit.train.node_classification import (
+    STOPPING_RULES,
+    WEIGHT_DECAY_SCOPES,
+    fit,
+    fit_sampled,
+)
 
-from ..data import NodeData, load_node_data
-from ..schema import ExperimentError, check_keys, get_value
+from ..data import EDGE_DIRECTIONS, SELF_LOOPS, NodeData, NodeDatasetSpec, load_node_data
+from ..schema import DatasetSpec, ExperimentError, check_keys, get_value, parse_dataset
 from .base import RunContext, RunResult, Task, TaskRun
 
 if TYPE_CHECKING:
@@ -34,17 +40,23 @@ class TrainingSpec:
     validation loss exceeds the mean of the previous ``patience`` epochs, test the last model —
     Kipf & Welling's rule); ``gat`` (patience on "validation accuracy improved or validation
     loss improved", test the model that improved both — the GAT reference code's rule);
-    ``best_val_acc`` (patience on validation accuracy, test the best-validation model).
-    See :class:`gnnkit.train.node_classification.EarlyStopping`.
+    ``best_val_acc`` (patience on validation accuracy, test the best-validation model);
+    ``best_val_loss`` (patience on validation loss, test the lowest-loss model).
+    See :class:`gnnkit.train.node_classification.EarlyStopping`. ``sheaf_weight_decay``: the
+    weight decay of the sheaf learners of NSD models (unset: ``weight_decay`` for all).
     """
 
     lr: float
     weight_decay: float = 0.0
     weight_decay_scope: str = "all"
+    sheaf_weight_decay: float | None = None
     epochs: int = 200
     stopping: str = "none"
     patience: int = 0
     optimizer: str = "adam"
+    #: ``[training.sampling]``: ``{"fanouts": [...], "batch_size": n, "workers": n}`` trains
+    #: on sampled mini-batches (:func:`parse_sampling`); ``None``: full-batch
+    sampling: dict[str, Any] | None = None
 
 
 def train_node_classifier(experiment: Experiment, data: NodeData, *, seed: int, split: int,
@@ -65,10 +77,12 @@ def train_node_classifier(experiment: Experiment, data: NodeData, *, seed: int, 
     model = build_model(experiment.model, task=NodeClassificationTask.name,
                         in_channels=data.num_features, num_classes=data.num_classes).to(device)
     epochs = training.epochs if max_epochs is None else min(max_epochs, training.epochs)
-    outcome = fit(model, data.x, data.adjacency, data.y, data.train[:, split],
+    run = _trainer(training)  # fit, or fit_sampled with [training.sampling]
+    outcome = run(model, data.x, data.adjacency, data.y, data.train[:, split],
                   data.val[:, split], data.test[:, split], lr=training.lr,
                   weight_decay=training.weight_decay,
-                  weight_decay_scope=training.weight_decay_scope, epochs=epochs,
+                  weight_decay_scope=training.weight_decay_scope,
+                  sheaf_weight_decay=training.sheaf_weight_decay, epochs=epochs,
                   stopping=training.stopping, patience=training.patience,
                   time_budget=time_budget, log=log)
     curve = tuple({"epoch": entry["epoch"], "loss": entry["loss"],
@@ -84,6 +98,52 @@ def train_node_classifier(experiment: Experiment, data: NodeData, *, seed: int, 
                      curve=curve, details=details)
 
 
+#: the keys of ``[training.sampling]``
+SAMPLING_KEYS = ("fanouts", "batch_size", "workers")
+
+
+def parse_sampling(table: Any, path: Path | None) -> dict[str, Any] | None:
+    """``[training.sampling]`` (absent: ``None``, full-batch training): ``fanouts`` (one int
+    per layer, ``-1`` = all neighbours; e.g. ``[25, 10]``), ``batch_size`` (seeds per batch,
+    default 512) and ``workers`` (sampling processes, default 0). Training then runs
+    :func:`gnnkit.train.node_classification.fit_sampled`; evaluation stays full-batch."""
+    if table is None:
+        return None
+    where = "training.sampling"
+    if not isinstance(table, Mapping):
+        raise ExperimentError(path, f"{where} must be a table ([training.sampling]), got "
+                                    f"{type(table).__name__}")
+    check_keys(table, SAMPLING_KEYS, f"[{where}]", path)
+    fanouts = table.get("fanouts")
+    if (not isinstance(fanouts, list) or not fanouts
+            or any(isinstance(f, bool) or not isinstance(f, int) or f == 0 or f < -1
+                   for f in fanouts)):
+        raise ExperimentError(path, f"{where}.fanouts must be a non-empty list of ints, each "
+                                    f"positive or -1 (all neighbours), got {fanouts!r}")
+    batch_size = get_value(table, "batch_size", int, where, path, 512)
+    workers = get_value(table, "workers", int, where, path, 0)
+    if batch_size < 1 or workers < 0:
+        raise ExperimentError(path, f"{where}.batch_size must be >= 1 and {where}.workers "
+                                    f">= 0, got {batch_size} and {workers}")
+    return {"fanouts": list(fanouts), "batch_size": batch_size, "workers": workers}
+
+
+def _trainer(training: TrainingSpec) -> Any:
+    """:func:`fit` (full-batch), or :func:`fit_sampled` with ``[training.sampling]``."""
+    sampling = training.sampling
+    if sampling is None:
+        return fit
+
+    def sampled(model: torch.nn.Module, x: Any, graph: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(x, SparseMatrix):  # mini-batches gather feature rows: densify once
+            x = x.to_dense()
+        return fit_sampled(model, x, graph, *args, fanouts=sampling["fanouts"],
+                           batch_size=sampling["batch_size"],
+                           num_workers=sampling["workers"], **kwargs)
+
+    return sampled
+
+
 class NodeClassificationTask(Task):
     """Transductive node classification on one graph, accuracy on the test nodes."""
 
@@ -95,6 +155,29 @@ class NodeClassificationTask(Task):
     splits = ("public", "geom-gcn")
     features = ("row_normalize", "raw")
 
+    def parse_dataset(self, table: Mapping[str, Any], path: Path | None) -> DatasetSpec:
+        """``[dataset]``: the common keys (:class:`~gnnkit.bench.schema.DatasetSpec`) and the
+        graph preprocessing of :class:`~gnnkit.bench.data.NodeDatasetSpec`: ``self_loops``
+        (``keep``/``remove``), ``edge_direction`` (``as_listed``/``reversed``, directed graphs
+        only) and ``drop_unlabelled`` (bool)."""
+        extra = ("self_loops", "edge_direction", "drop_unlabelled")
+        check_keys(table, (*DatasetSpec.__dataclass_fields__, *extra), "[dataset]", path)
+        spec = parse_dataset({key: value for key, value in table.items() if key not in extra},
+                             path, task=self.name, sources=self.sources, splits=self.splits,
+                             features=self.features)
+        options = NodeDatasetSpec(
+            **spec.__dict__,
+            self_loops=get_value(table, "self_loops", str, "dataset", path, "keep", SELF_LOOPS),
+            edge_direction=get_value(table, "edge_direction", str, "dataset", path,
+                                     "as_listed", EDGE_DIRECTIONS),
+            drop_unlabelled=get_value(table, "drop_unlabelled", bool, "dataset", path, False),
+        )
+        if options.undirected and options.edge_direction != "as_listed":
+            raise ExperimentError(path, "dataset.edge_direction = 'reversed' has no effect on "
+                                        "an undirected graph; remove it or set "
+                                        "dataset.undirected = false")
+        return options
+
     def parse_training(self, table: Mapping[str, Any], path: Path | None) -> TrainingSpec:
         check_keys(table, TrainingSpec.__dataclass_fields__, "[training]", path)
         where = "training"
@@ -103,10 +186,12 @@ class NodeClassificationTask(Task):
             weight_decay=get_value(table, "weight_decay", float, where, path, 0.0),
             weight_decay_scope=get_value(table, "weight_decay_scope", str, where, path, "all",
                                          WEIGHT_DECAY_SCOPES),
+            sheaf_weight_decay=get_value(table, "sheaf_weight_decay", float, where, path, None),
             epochs=get_value(table, "epochs", int, where, path, 200),
             stopping=get_value(table, "stopping", str, where, path, "none", STOPPING_RULES),
             patience=get_value(table, "patience", int, where, path, 0),
             optimizer=get_value(table, "optimizer", str, where, path, "adam", ("adam",)),
+            sampling=parse_sampling(table.get("sampling"), path),
         )
         if spec.lr <= 0 or spec.epochs < 1:
             raise ExperimentError(path, "training.lr must be > 0 and training.epochs >= 1")

@@ -58,6 +58,18 @@ class LGConv(MessagePassing):
     bipartite: ``x = (x_users (U, F), x_items (I, F))``, graph ``U × I`` →
     ``(x_users' (U, F), x_items' (I, F))``.
 
+    **Sampled blocks** (:func:`gnnkit.data.sampling.sample_neighbors`). Called with the
+    source features ``x`` ``(N, F)`` alone, an ``M × N`` block whose ``M`` targets are its
+    first ``M`` sources, and ``degree`` ``(N,)`` — the full graph's weighted in-degrees at
+    the block's nodes, ``A.degree(weighted=True)[n_id[:N]]`` — the layer computes the rows
+    of the square layer for the targets, ``x'_i = Σ_j w_ji x_j / √(deg_i deg_j)`` →
+    ``(M, F)``; with every in-edge of the targets in the block (fanout ``-1``) this is
+    exactly the full-graph output. ``degree`` is required with ``normalize=True``: a block
+    holds no in-edges of the sources that are not targets, so it cannot supply their degree
+    (and with no self loops, reading it as 0 would drop their messages). The pair form
+    ``(x_source, x_target)`` of other layers is not used here because a pair already means
+    ``(x_users, x_items)`` (above), and the layer has no term that reads ``x_target``.
+
     Parity: the square form equals PyG's ``LGConv``; the bipartite form equals PyG's
     ``LGConv`` on the block adjacency (both directions of every interaction), split into
     users and items. Duplicate entries of ``R`` count as often as they are stored (weights
@@ -79,13 +91,24 @@ class LGConv(MessagePassing):
                 ) -> tuple[Tensor, Tensor]: ...
 
     def forward(self, x: Tensor | tuple[Tensor, Tensor], graph: GraphLike,
-                edge_weight: Tensor | None = None, *, num_nodes: int | None = None
-                ) -> Tensor | tuple[Tensor, Tensor]:
+                edge_weight: Tensor | None = None, *, num_nodes: int | None = None,
+                degree: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
         """``x`` ``(N, F)`` → ``(N, F)``; or ``(x_users, x_items)`` with a ``U × I`` graph →
-        ``(x_users', x_items')`` (class docstring)."""
+        ``(x_users', x_items')``; or ``x`` ``(N, F)`` with an ``M × N`` sampled block and
+        ``degree`` ``(N,)`` → ``(M, F)`` (class docstring)."""
         if isinstance(x, (tuple, list)):
+            if degree is not None:
+                raise ValueError("degree is for a sampled block, called with the source "
+                                 "features x (N, F) alone, not a pair")
             return self._forward_bipartite(x, graph, edge_weight, num_nodes)
         x = check_features("x", x)
+        block = isinstance(graph, SparseMatrix) and graph.num_rows != graph.num_cols
+        if degree is not None or (block and not self.normalize):
+            return self._forward_block(x, graph, edge_weight, degree)
+        if block:
+            raise ValueError(f"a rectangular graph {tuple(graph.shape)} is a sampled block: "
+                             "pass degree= (N,), the full graph's in-degrees at the block's "
+                             "nodes (class docstring)")
         A = as_sparse_matrix(graph, shape=(x.shape[0], x.shape[0]), num_nodes=num_nodes,
                              edge_weight=edge_weight).matrix
         if A.values is not None and A.values.dtype != x.dtype:
@@ -93,6 +116,23 @@ class LGConv(MessagePassing):
         if self.normalize:
             A = gcn_norm(A, add_self_loops=False, dtype=x.dtype)
         return self.propagate(A, x)
+
+    def _forward_block(self, x: Tensor, graph: GraphLike, edge_weight: Tensor | None,
+                       degree: Tensor | None) -> Tensor:
+        A = as_sparse_matrix(graph, edge_weight=edge_weight).matrix
+        M, N = A.shape
+        if x.shape[0] != N or M > N:
+            raise ValueError(f"a sampled block must be M × N with M <= N targets first and "
+                             f"N = x.shape[0] = {x.shape[0]} sources, got shape {A.shape}")
+        weights = (A.values.to(x.dtype) if A.values is not None
+                   else torch.ones(A.nnz, dtype=x.dtype, device=x.device))
+        if self.normalize:
+            if not isinstance(degree, Tensor) or degree.shape != (N,):
+                raise ValueError(f"degree must be a tensor of shape (num_sources,) = ({N},), "
+                                 f"got {getattr(degree, 'shape', type(degree).__name__)}")
+            scale = degree.to(x.dtype).pow(-0.5).masked_fill(degree == 0, 0.0)
+            weights = scale[A.row.long()] * weights * scale[A.col.long()]
+        return self.propagate(A.with_values(weights), x)
 
     def bipartite_matrices(self, R: SparseMatrix, dtype: torch.dtype
                            ) -> tuple[SparseMatrix, SparseMatrix]:

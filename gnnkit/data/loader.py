@@ -1,0 +1,166 @@
+"""Mini-batches of seed nodes with their sampled neighbourhoods: :class:`NeighborLoader`.
+
+The loader splits the seed nodes into batches (optionally shuffled per epoch) and samples
+every batch's neighbourhood with :func:`gnnkit.data.sampling.sample_neighbors`. Sampling
+runs inside a ``torch.utils.data.DataLoader`` (``num_workers`` processes, ``pin_memory``),
+one item per batch.
+
+**Determinism.** All randomness is derived from one integer ``seed`` with
+:func:`~gnnkit.data.sampling.sampling_generator`: the shuffle of epoch ``e`` from
+``(seed, e, rank, 0)`` and the sample of batch ``b`` from ``(seed, e, rank, 1 + b)``. A batch
+therefore does not depend on which worker draws it, on ``num_workers``, nor on what ran
+before: the same ``(seed, epoch)`` always gives the same batches.
+
+**Memory.** Each ``iter(loader)`` builds a fresh ``DataLoader`` over that epoch's batches;
+nothing is kept between epochs except the epoch counter, so memory does not grow with the
+number of epochs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from gnnkit.sparse import SparseMatrix
+
+from .sampling import (
+    SampledSubgraph,
+    check_fanouts,
+    check_seeds,
+    sample_neighbors,
+    sampling_generator,
+)
+
+__all__ = ["NeighborLoader"]
+
+
+class _EpochBatches(torch.utils.data.Dataset):
+    """Map-style dataset of one epoch: item ``b`` is the sampled subgraph of batch ``b``."""
+
+    def __init__(self, A: SparseMatrix, batches: list[Tensor], fanouts: tuple[int, ...],
+                 replace: bool, seed: int, epoch: int, rank: int) -> None:
+        self.A, self.batches, self.fanouts, self.replace = A, batches, fanouts, replace
+        self.seed, self.epoch, self.rank = seed, epoch, rank
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int) -> SampledSubgraph:
+        generator = sampling_generator(self.seed, self.epoch, self.rank, 1 + index,
+                                       device=self.A.device)
+        return sample_neighbors(self.A, self.batches[index], self.fanouts,
+                                replace=self.replace, generator=generator)
+
+
+def _as_seed_ids(seeds: Tensor, num_nodes: int) -> Tensor:
+    if not isinstance(seeds, Tensor):
+        raise TypeError(f"seeds must be a torch.Tensor (int64 ids or a bool mask), got "
+                        f"{type(seeds).__name__}")
+    if seeds.dtype == torch.bool:
+        if seeds.shape != (num_nodes,):
+            raise ValueError(f"a boolean seed mask must have shape ({num_nodes},), got "
+                             f"{tuple(seeds.shape)}")
+        return seeds.nonzero().flatten()
+    return seeds
+
+
+def _identity(item: Any) -> Any:
+    return item
+
+
+class NeighborLoader:
+    """Iterate over mini-batches of ``seeds`` with their sampled ``len(fanouts)``-hop
+    neighbourhoods, as :class:`~gnnkit.data.sampling.SampledSubgraph` items.
+
+    Args:
+        A: the square graph ``N × N`` (row = target, column = source).
+        seeds: ``(S,)`` int64 node ids (distinct) or an ``(N,)`` bool mask.
+        fanouts: entries kept per node at each hop (``-1`` = all), e.g. ``[25, 10]``.
+        batch_size: seeds per batch.
+        shuffle: reshuffle the seeds every epoch.
+        drop_last: drop the last batch when it is smaller than ``batch_size``.
+        replace: sample with replacement.
+        seed: the integer every draw is derived from (module docstring); ``None`` draws one
+            from ``generator`` (or torch's global generator) once, here.
+        generator: used only to draw ``seed`` when it is ``None``.
+        rank: the process rank (multi-process runs; 0 alone).
+        num_workers, pin_memory, **loader_options: passed to ``torch.utils.data.DataLoader``
+            (e.g. ``persistent_workers=False``, ``prefetch_factor``); ``batch_size``,
+            ``shuffle``, ``sampler`` and ``collate_fn`` are the loader's own.
+
+    ``iter(loader)`` runs epoch :attr:`epoch` and then increments it; :meth:`set_epoch` sets
+    it explicitly (as ``DistributedSampler.set_epoch``).
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix
+        >>> A = SparseMatrix.from_edge_index(torch.tensor([[1, 2, 0, 0], [0, 0, 1, 2]]))
+        >>> loader = NeighborLoader(A, torch.arange(3), [-1], batch_size=2, seed=0)
+        >>> [batch.num_seeds for batch in loader]
+        [2, 1]
+    """
+
+    def __init__(self, A: SparseMatrix, seeds: Tensor, fanouts: Sequence[int], *,
+                 batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
+                 replace: bool = False, seed: int | None = None,
+                 generator: torch.Generator | None = None, rank: int = 0,
+                 num_workers: int = 0, pin_memory: bool = False, **loader_options: Any
+                 ) -> None:
+        if not isinstance(A, SparseMatrix):
+            raise TypeError(f"A must be a gnnkit SparseMatrix, got {type(A).__name__}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        for key in ("batch_size", "shuffle", "sampler", "batch_sampler", "collate_fn"):
+            if key in loader_options:
+                raise TypeError(f"NeighborLoader sets the DataLoader's {key} itself; "
+                                f"remove {key}= from the options")
+        self.A = A
+        self.seeds = _as_seed_ids(seeds, A.num_rows)
+        if A.num_rows != A.num_cols:
+            raise ValueError(f"A must be square, got shape {A.shape}")
+        check_seeds(self.seeds, A.num_rows)  # once here: a bad id fails now, not in a worker
+        self.fanouts = check_fanouts(fanouts)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.replace = replace
+        if seed is None:
+            seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        self.seed = int(seed)
+        self.rank = rank
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.loader_options = loader_options
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch the next ``iter(loader)`` runs (its shuffle and samples)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.seeds.numel(), self.batch_size)
+        return full + (1 if rest and not self.drop_last else 0)
+
+    def batches(self, epoch: int) -> list[Tensor]:
+        """The seed ids of every batch of ``epoch`` (shuffled when :attr:`shuffle`)."""
+        seeds = self.seeds
+        if self.shuffle:
+            generator = sampling_generator(self.seed, epoch, self.rank, 0)
+            seeds = seeds[torch.randperm(seeds.numel(), generator=generator).to(seeds.device)]
+        parts = list(seeds.split(self.batch_size))
+        if parts and self.drop_last and parts[-1].numel() < self.batch_size:
+            parts.pop()
+        return parts
+
+    def __iter__(self) -> Iterator[SampledSubgraph]:
+        epoch = self.epoch
+        self.epoch += 1
+        dataset = _EpochBatches(self.A, self.batches(epoch), self.fanouts, self.replace,
+                                self.seed, epoch, self.rank)
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=None, shuffle=False, collate_fn=_identity,
+            num_workers=self.num_workers, pin_memory=self.pin_memory, **self.loader_options)
+        yield from loader
