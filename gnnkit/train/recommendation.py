@@ -1,5 +1,6 @@
-"""Recommendation from implicit feedback: BPR training and full-ranking evaluation, the protocol
-of LightGCN (He et al., SIGIR 2020) and its reference code. ::
+"""Recommendation from implicit feedback: BPR (or a model's own objective, e.g. UltraGCN's with
+many negatives per positive) and full-ranking evaluation, the protocol of LightGCN (He et al.,
+SIGIR 2020) and its reference code. ::
 
     from gnnkit import datasets
     from gnnkit.nn.recsys import LightGCN
@@ -19,6 +20,20 @@ per ``batch_size`` triples on ``bpr + weight_decay · l2``
 (:meth:`~gnnkit.nn.recsys.BPRRecommender.bpr_objective`: the L2 term on the batch's layer-0
 embeddings, as LightGCN's code). The message-passing graph is the ``U × I`` matrix of the
 interactions trained on (:func:`~gnnkit.nn.recsys.interaction_matrix`).
+
+**Many negatives** (UltraGCN, Mao et al., CIKM 2021): with ``num_negatives = N > 1`` (or
+``negative_sampling = "uniform"``) an epoch is the sampler's positives only
+(:meth:`~gnnkit.nn.recsys.BPRSampler.sample_positives`), and each batch of ``B`` positives
+draws its ``(B, N)`` negatives when it is trained
+(:meth:`~gnnkit.nn.recsys.BPRSampler.negative_block`: 1500 per positive on Gowalla would be
+1.2·10⁹ ids per epoch). ``negative_sampling = "uniform"`` draws over all items, as UltraGCN's
+official sampler (``sampling_sift_pos = no``); ``"exclude-positives"`` rejects the user's
+training items. The step minimises ``loss + weight_decay · penalty`` of the model's
+``objective`` (:meth:`~gnnkit.nn.recsys.BPRRecommender.objective`: BPR and its batch L2 for
+MF/LightGCN, the constraint losses and the whole-table L2 for UltraGCN, whose ``γ`` is
+``weight_decay``). ``stop_within_epoch`` lets a time budget cut an epoch short (for models
+whose epoch is longer than the budget on a CPU, such as UltraGCN's 1583 steps of 768 000
+negatives on Gowalla).
 
 **Evaluation** (:func:`evaluate`), every ``eval_every`` epochs and after the last one: every
 user with at least one evaluation item ranks *all* items by the dot product of the final
@@ -62,6 +77,7 @@ from gnnkit.sparse import SparseMatrix, pair_keys, ptr_from_index
 
 __all__ = [
     "METRICS",
+    "NEGATIVE_SAMPLING",
     "PROTOCOLS",
     "RecommendationFitResult",
     "Recommender",
@@ -75,18 +91,24 @@ __all__ = [
 PROTOCOLS = ("official", "held-out")
 #: metrics :func:`evaluate` computes at every K
 METRICS = ("recall", "precision", "ndcg")
+#: negative sampling of :func:`fit`: ``exclude-positives`` — uniform over the items the user
+#: has not interacted with in training (LightGCN); ``uniform`` — uniform over all items
+#: (UltraGCN's official ``sampling_sift_pos = no``)
+NEGATIVE_SAMPLING = ("exclude-positives", "uniform")
 
 
 class Recommender(Protocol):
     """What :func:`fit` and :func:`evaluate` need from a model (e.g. any
     :class:`~gnnkit.nn.recsys.BPRRecommender`): ``model(graph)`` → final ``(users (U, d),
-    items (I, d))`` embeddings and ``bpr_objective(users, positives, negatives, graph)`` →
-    ``(bpr, l2)``; plus the ``torch.nn.Module`` methods."""
+    items (I, d))`` embeddings and ``objective(users, positives, negatives, graph)`` →
+    ``(loss, penalty)`` (negatives ``(B,)``, or ``(B, N)`` with ``num_negatives = N``); plus
+    the ``torch.nn.Module`` methods. A model with only ``bpr_objective`` (the earlier
+    interface) is trained through it."""
 
     def __call__(self, graph: SparseMatrix | None) -> tuple[Tensor, Tensor]: ...
 
-    def bpr_objective(self, users: Tensor, positives: Tensor, negatives: Tensor,
-                      graph: SparseMatrix | None = None) -> tuple[Tensor, Tensor]: ...
+    def objective(self, users: Tensor, positives: Tensor, negatives: Tensor,
+                  graph: SparseMatrix | None = None) -> tuple[Tensor, Tensor]: ...
 
     def parameters(self) -> Any: ...
 
@@ -244,9 +266,11 @@ class RecommendationFitResult:
             (``test_recall@20``, ``val_ndcg@20`` …), as fractions.
         epochs: epochs trained.
         history: one entry per epoch: ``epoch``, ``loss`` (mean over batches of
-            ``bpr + λ·l2``), ``bpr_loss``, ``l2_loss`` (unweighted), ``triples``,
-            ``train_seconds`` (sampling included); evaluated epochs add the metrics and
-            ``eval_seconds``.
+            ``loss + λ·penalty`` of the model's objective), ``bpr_loss`` (its first term: BPR,
+            or UltraGCN's constraint losses), ``l2_loss`` (the penalty, unweighted),
+            ``triples`` (positives trained), ``steps``, ``train_seconds`` (sampling
+            included); evaluated epochs add the metrics and ``eval_seconds``; an epoch cut
+            short by ``stop_within_epoch`` adds ``partial = 1`` and ``epoch_steps``.
         stopped: why training ended before ``epochs`` (time budget, patience), else ``None``.
         best_state: the selected epoch's ``state_dict`` when ``keep_best_state`` was set.
     """
@@ -302,11 +326,14 @@ def fit(
     ks: Sequence[int] | int = (20,),
     selection_metric: str = "recall",
     sampler: str = "uniform-user",
+    num_negatives: int = 1,
+    negative_sampling: str = "exclude-positives",
     eval_batch_size: int = 1024,
     patience: int | None = None,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
     time_budget: float | None = None,
+    stop_within_epoch: bool = False,
     keep_best_state: bool = False,
     log: Callable[[dict[str, float]], None] | None = None,
 ) -> RecommendationFitResult:
@@ -329,6 +356,8 @@ def fit(
         selection_metric: ``recall``, ``precision`` or ``ndcg`` at the first K.
         sampler: BPR scheme (:data:`gnnkit.nn.recsys.BPR_SCHEMES`); ``uniform-user`` is the
             reference code's.
+        num_negatives: negatives per positive (1 for BPR; UltraGCN: 1500 on Gowalla).
+        negative_sampling: one of :data:`NEGATIVE_SAMPLING`.
         eval_batch_size: users per score block.
         patience: stop after this many evaluations without a better selection value (the
             TensorFlow code stops after 5 evaluations, 100 epochs); ``None``: never.
@@ -336,6 +365,10 @@ def fit(
         device: where the graph and the batches go (default: the model's).
         time_budget: seconds of training and evaluation; the loop evaluates and stops after
             the epoch that passes it.
+        stop_within_epoch: check ``time_budget`` after every step and end the epoch at the
+            step that passes it (then evaluate and stop); the history entry records the
+            steps and positives actually trained (``steps``, ``triples``) and
+            ``partial = 1``.
         keep_best_state: keep the selected epoch's ``state_dict``.
         log: called with every epoch's history entry.
     """
@@ -346,8 +379,12 @@ def fit(
                          "pairs first, e.g. train, val = holdout_split(train, U, I, 0.1)")
     if sampler not in BPR_SCHEMES:
         raise ValueError(f"sampler must be one of {list(BPR_SCHEMES)}, got {sampler!r}")
+    if negative_sampling not in NEGATIVE_SAMPLING:
+        raise ValueError(f"negative_sampling must be one of {list(NEGATIVE_SAMPLING)}, got "
+                         f"{negative_sampling!r}")
     for name, value in (("epochs", epochs), ("batch_size", batch_size),
-                        ("eval_every", eval_every), ("eval_batch_size", eval_batch_size)):
+                        ("eval_every", eval_every), ("eval_batch_size", eval_batch_size),
+                        ("num_negatives", num_negatives)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if not lr > 0 or weight_decay < 0:
@@ -381,6 +418,10 @@ def fit(
             raise ValueError(f"{name} is empty: no user has an evaluation item")
     selected_set = "test" if protocol == "official" else "val"
 
+    objective = getattr(model, "objective", None) or model.bpr_objective  # type: ignore[attr-defined]
+    # one negative excluding positives: the BPR epoch of triples (drawn at once, as before);
+    # otherwise positives per epoch and a (B, N) block of negatives per step
+    triples_per_epoch = num_negatives == 1 and negative_sampling == "exclude-positives"
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history: list[dict[str, float]] = []
     best, selected = -math.inf, None
@@ -390,23 +431,44 @@ def fit(
     for epoch in range(1, epochs + 1):
         tick = time.perf_counter()
         model.train()
-        triples = bpr.sample(generator)
+        if triples_per_epoch:
+            batches: list[tuple[Tensor, ...]] = list(bpr.sample(generator).batches(batch_size))
+        else:
+            epoch_users, epoch_positives = bpr.sample_positives(generator)
+            batches = list(zip(epoch_users.split(batch_size), epoch_positives.split(batch_size),
+                               strict=True))
         totals = [0.0, 0.0, 0.0]
-        batches = triples.batches(batch_size)
-        for users, positives, negatives in batches:
+        steps = trained = 0
+        partial = False
+        for batch in batches:
+            users, positives = batch[0], batch[1]
+            if triples_per_epoch:
+                negatives = batch[2]
+            else:
+                negatives = bpr.negative_block(
+                    users, num_negatives, generator,
+                    exclude_positives=negative_sampling == "exclude-positives")
             optimizer.zero_grad(set_to_none=True)
-            bpr_value, l2_value = model.bpr_objective(users.to(device), positives.to(device),
-                                                      negatives.to(device), graph)
-            loss = bpr_value + weight_decay * l2_value
+            main_value, l2_value = objective(users.to(device), positives.to(device),
+                                             negatives.to(device), graph)
+            loss = main_value + weight_decay * l2_value
             loss.backward()
             optimizer.step()
-            for slot, value in enumerate((loss, bpr_value, l2_value)):
+            for slot, value in enumerate((loss, main_value, l2_value)):
                 totals[slot] += float(value.detach())
-        count = max(len(batches), 1)
+            steps, trained = steps + 1, trained + users.numel()
+            if (stop_within_epoch and time_budget is not None and steps < len(batches)
+                    and time.perf_counter() - started > time_budget):
+                partial = True
+                break
+        count = max(steps, 1)
         entry: dict[str, float] = {"epoch": epoch, "loss": totals[0] / count,
                                    "bpr_loss": totals[1] / count, "l2_loss": totals[2] / count,
-                                   "triples": float(triples.num_triples),
+                                   "triples": float(trained), "steps": float(steps),
                                    "train_seconds": time.perf_counter() - tick}
+        if partial:
+            entry["partial"] = 1.0
+            entry["epoch_steps"] = float(len(batches))
         over_budget = time_budget is not None and time.perf_counter() - started > time_budget
         if epoch % eval_every == 0 or epoch == epochs or over_budget:
             tick = time.perf_counter()
@@ -436,7 +498,10 @@ def fit(
         # stop only after an evaluated epoch, so the last model trained is always evaluated
         if over_budget or ("eval_seconds" in entry and time_budget is not None
                            and time.perf_counter() - started > time_budget):
-            if epoch < epochs:
+            if partial:
+                stopped = (f"time budget {time_budget:g} s reached after {steps} of "
+                           f"{len(batches)} steps of epoch {epoch}")
+            elif epoch < epochs:
                 stopped = f"time budget {time_budget:g} s reached after epoch {epoch}"
             break
     if selected is None:  # every evaluation gave NaN (no evaluable user): keep the last

@@ -211,3 +211,68 @@ def test_time_budget_stops_after_an_evaluated_epoch(tmp_path: Path) -> None:
     assert run.epochs == 1 and [entry["epoch"] for entry in run.curve] == [1]
     assert "time budget" in run.details["stopped"]
     torch.testing.assert_close(torch.tensor(run.test), torch.tensor(run.curve[0]["test"]))
+
+
+# ---------------------------------------------------------------------------- UltraGCN
+def test_shipped_ultragcn_experiments_carry_the_official_configurations() -> None:
+    experiments = {path.stem: load_experiment(path)
+                   for path in sorted(EXPERIMENTS.glob("ultragcn-*.toml"))}
+    assert set(experiments) == {"ultragcn-gowalla", "ultragcn-yelp2018",
+                                "ultragcn-amazon-book"}
+    # (paper Recall@20 %, lr, batch, negatives, negative weight, w1..w4, lambda, patience)
+    official = {
+        "ultragcn-gowalla": (18.62, 1e-4, 512, 1500, 300.0, (1e-6, 1.0, 1e-6, 1.0), 5e-4, 150),
+        "ultragcn-yelp2018": (6.83, 1e-3, 1024, 800, 300.0, (1e-8, 1.0, 1e-8, 1.0), 5e-4, 15),
+        "ultragcn-amazon-book": (6.81, 1e-3, 1024, 500, 500.0, (1e-8, 1.0, 1.0, 1e-8), 2.75,
+                                 15),
+    }
+    for name, experiment in experiments.items():
+        paper, lr, batch, negatives, weight, ws, lam, patience = official[name]
+        training, model = experiment.training, experiment.model
+        assert isinstance(training, RecommendationTrainingSpec)
+        assert experiment.model_name == "ultragcn" and experiment.paper.value == paper
+        assert (training.lr, training.batch_size, training.num_negatives) == (lr, batch,
+                                                                              negatives)
+        assert (training.weight_decay, training.patience, training.sampler) == (
+            1e-4, patience, "interaction")
+        assert training.negative_sampling == "uniform" and training.stop_within_epoch
+        assert (model["w1"], model["w2"], model["w3"], model["w4"]) == ws
+        assert (model["negative_weight"], model["item_weight"]) == (weight, lam)
+        assert (model["num_neighbours"], model["init_std"], model["embedding_dim"]) == (
+            10, 1e-4, 64)
+
+
+def test_ultragcn_run_cut_by_the_budget_reports_the_projected_epoch(tmp_path: Path) -> None:
+    _write_lightgcn_folder(tmp_path / "tiny-folder")
+    text = (TINY_EXPERIMENT.replace("{protocol}", "official")
+            .replace('name = "lightgcn"\nembedding_dim = 8\nnum_layers = 2',
+                     'name = "ultragcn"\nembedding_dim = 8\nnum_neighbours = 3')
+            .replace("batch_size = 16", "batch_size = 4\nnum_negatives = 6\n"
+                     "negative_sampling = \"uniform\"\nstop_within_epoch = true"))
+    path = tmp_path / "tiny-ultragcn.toml"
+    path.write_text(text, encoding="utf-8")
+    experiment = load_experiment(path)
+    result = run_experiment(experiment, seeds=[0], data_roots=[tmp_path], time_budget=0.0,
+                            progress=False)
+    assert result.status == "ok", result.message
+    (run,) = result.runs
+    steps = -(-load_recommendation_data(experiment.dataset, [tmp_path])
+              .interactions.train.shape[1] // 4)
+    assert run.epochs == 1 and run.details["steps"] == 1
+    assert run.details["epoch_steps"] == steps
+    assert run.curve[0]["steps"] == 1 and run.curve[0]["epoch_steps"] == steps
+    assert run.details["epoch_seconds"] == run.train_step_ms / 1000.0 * steps
+    assert "1 of" in run.details["stopped"]
+
+
+@pytest.mark.parametrize("change", [("num_negatives = 6", "num_negatives = 0"),
+                                    ("negative_sampling = \"uniform\"",
+                                     "negative_sampling = \"popular\"")])
+def test_ultragcn_training_keys_are_checked(tmp_path: Path, change: tuple[str, str]) -> None:
+    text = (TINY_EXPERIMENT.replace("{protocol}", "official")
+            .replace("batch_size = 16", "batch_size = 4\nnum_negatives = 6\n"
+                     "negative_sampling = \"uniform\""))
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace(*change), encoding="utf-8")
+    with pytest.raises(ExperimentError, match=change[1].split(" =")[0]):
+        load_experiment(path)

@@ -1,5 +1,5 @@
-"""The recommendation task: MF-BPR and LightGCN on the LightGCN datasets (Gowalla, Yelp2018,
-Amazon-Book), full-ranking Recall/Precision/NDCG@K.
+"""The recommendation task: MF-BPR, LightGCN and UltraGCN on the LightGCN datasets (Gowalla,
+Yelp2018, Amazon-Book), full-ranking Recall/Precision/NDCG@K.
 
 One seed is :func:`train_recommender`: the model named in ``[model]`` (a registry model serving
 ``recommendation``, built as ``builder(config, num_users=U, num_items=I)``) is trained by
@@ -39,7 +39,14 @@ import torch
 from gnnkit.datasets import Interactions, MissingDatasetFileError, read_lightgcn
 from gnnkit.models import build_model
 from gnnkit.nn.recsys import BPR_SCHEMES
-from gnnkit.train.recommendation import METRICS, PROTOCOLS, fit, holdout_split, metric_key
+from gnnkit.train.recommendation import (
+    METRICS,
+    NEGATIVE_SAMPLING,
+    PROTOCOLS,
+    fit,
+    holdout_split,
+    metric_key,
+)
 
 from ..data import DatasetUnavailable, data_roots, dataset_not_found, find_folder
 from ..schema import DatasetSpec, ExperimentError, check_keys, get_value, parse_dataset
@@ -145,6 +152,11 @@ class RecommendationTrainingSpec:
         val_fraction: the held-out share (``held-out`` only).
         eval_batch_size: users per ``(B, I)`` score block.
         patience: stop after this many evaluations without improvement (``None``: never).
+        num_negatives: negatives per positive (1: BPR triples; UltraGCN's ``negative_num``).
+        negative_sampling: :data:`gnnkit.train.recommendation.NEGATIVE_SAMPLING`
+            (``uniform`` = UltraGCN's ``sampling_sift_pos = no``).
+        stop_within_epoch: let ``--time-budget`` end an epoch early (models whose epoch is
+            longer than a CPU budget).
     """
 
     lr: float = 1e-3
@@ -158,6 +170,9 @@ class RecommendationTrainingSpec:
     val_fraction: float = 0.1
     eval_batch_size: int = 1024
     patience: int | None = None
+    num_negatives: int = 1
+    negative_sampling: str = "exclude-positives"
+    stop_within_epoch: bool = False
 
 
 def train_recommender(experiment: Experiment, data: RecommendationData, *, seed: int,
@@ -203,6 +218,8 @@ def train_recommender(experiment: Experiment, data: RecommendationData, *, seed:
     def curve_entry(entry: Mapping[str, float]) -> dict[str, float]:
         point = {"epoch": entry["epoch"], "loss": entry["loss"],
                  "train_seconds": entry["train_seconds"]}
+        if "partial" in entry:  # an epoch cut short by the time budget
+            point["steps"], point["epoch_steps"] = entry["steps"], entry["epoch_steps"]
         if "eval_seconds" in entry:
             point["eval_seconds"] = entry["eval_seconds"]
             point["test"] = 100.0 * entry[f"test_{key}"]
@@ -221,16 +238,25 @@ def train_recommender(experiment: Experiment, data: RecommendationData, *, seed:
                   batch_size=training.batch_size, lr=training.lr,
                   weight_decay=training.weight_decay, eval_every=training.eval_every, ks=ks,
                   selection_metric=name, sampler=training.sampler,
+                  num_negatives=training.num_negatives,
+                  negative_sampling=training.negative_sampling,
                   eval_batch_size=training.eval_batch_size, patience=training.patience,
-                  generator=generator, device=device, time_budget=time_budget, log=on_epoch)
+                  generator=generator, device=device, time_budget=time_budget,
+                  stop_within_epoch=training.stop_within_epoch, log=on_epoch)
     history = outcome.history
-    steps = sum(max(1, -(-int(entry["triples"]) // training.batch_size)) for entry in history)
+    steps = sum(int(entry["steps"]) for entry in history)
     evaluations = outcome.evaluations
+    # a full epoch's steps, from the last epoch (partial or not), for the projected epoch time
+    last = history[-1]
+    epoch_steps = int(last.get("epoch_steps", last["steps"]))
+    step_seconds = outcome.train_seconds / max(steps, 1)
     details: dict[str, Any] = {
         "protocol": outcome.label,
         "selection": outcome.selection,
         "stopped": outcome.stopped or f"completed {outcome.epochs} epoch(s)",
-        "epoch_seconds": outcome.train_seconds / max(outcome.epochs, 1),
+        "epoch_seconds": step_seconds * epoch_steps,
+        "steps": steps,
+        "epoch_steps": epoch_steps,
         "eval_seconds": outcome.eval_seconds / max(len(evaluations), 1),
         "parameters": sum(p.numel() for p in model.parameters()),
         **{metric: 100.0 * value for metric, value in outcome.metrics.items()},
@@ -239,7 +265,7 @@ def train_recommender(experiment: Experiment, data: RecommendationData, *, seed:
     return RunResult(seed=seed, split=0, test=100.0 * outcome.metrics[f"test_{key}"],
                      val=100.0 * outcome.metrics[f"{selected_set}_{key}"],
                      epochs=outcome.epochs, selected_epoch=outcome.selected_epoch,
-                     train_step_ms=1000.0 * outcome.train_seconds / max(steps, 1),
+                     train_step_ms=1000.0 * step_seconds,
                      curve=curve, details=details)
 
 
@@ -301,12 +327,16 @@ class RecommendationTask(Task):
             val_fraction=get_value(table, "val_fraction", float, where, path, 0.1),
             eval_batch_size=get_value(table, "eval_batch_size", int, where, path, 1024),
             patience=get_value(table, "patience", int, where, path, None),
+            num_negatives=get_value(table, "num_negatives", int, where, path, 1),
+            negative_sampling=get_value(table, "negative_sampling", str, where, path,
+                                        "exclude-positives", NEGATIVE_SAMPLING),
+            stop_within_epoch=get_value(table, "stop_within_epoch", bool, where, path, False),
         )
         if spec.lr <= 0 or spec.weight_decay < 0:
             raise ExperimentError(path, f"training.lr must be > 0 and training.weight_decay "
                                         f">= 0, got lr {spec.lr} and weight_decay "
                                         f"{spec.weight_decay}")
-        for key in ("batch_size", "epochs", "eval_every", "eval_batch_size"):
+        for key in ("batch_size", "epochs", "eval_every", "eval_batch_size", "num_negatives"):
             if getattr(spec, key) < 1:
                 raise ExperimentError(path, f"training.{key} must be >= 1, got "
                                             f"{getattr(spec, key)}")

@@ -3,13 +3,17 @@ triple sampler, the loss, the L2 penalty, and the base class of BPR-trained embe
 
 * :func:`check_interactions` — validate ``(2, N)`` user–item pairs (named errors);
 * :class:`BPRSampler` — one epoch of ``(user, positive, negative)`` triples, three schemes
-  (:data:`BPR_SCHEMES`), negatives by vectorised rejection;
+  (:data:`BPR_SCHEMES`), negatives by vectorised rejection; for objectives with many
+  negatives per positive (UltraGCN), an epoch of positives
+  (:meth:`BPRSampler.sample_positives`) and ``(B, N)`` negative blocks
+  (:meth:`BPRSampler.negative_block`, uniform or excluding the user's positives);
 * :func:`bpr_loss` — ``mean softplus(s_neg − s_pos)``;
 * :func:`bpr_l2_penalty` — LightGCN's ``½ (‖e_u‖² + ‖e_i‖² + ‖e_j‖²) / B`` on the batch's
   layer-0 embeddings;
 * :class:`BPRRecommender` — user/item embedding tables, scores as dot products, and the BPR
-  objective of a batch (:class:`~gnnkit.nn.recsys.MFBPR` and
-  :class:`~gnnkit.nn.recsys.LightGCN` subclass it).
+  objective of a batch (:class:`~gnnkit.nn.recsys.MFBPR`,
+  :class:`~gnnkit.nn.recsys.LightGCN` and :class:`~gnnkit.nn.recsys.UltraGCN` subclass it;
+  the last overrides :meth:`BPRRecommender.objective`).
 
 Interactions are ``(2, N)`` int64 tensors: row 0 user ids in ``[0, U)``, row 1 item ids in
 ``[0, I)``.
@@ -214,6 +218,43 @@ class BPRSampler:
         raise RuntimeError(f"negative sampling did not finish in {MAX_REJECTION_ROUNDS} "
                            "rounds")  # unreachable for users with a negative (checked)
 
+    def _epoch_pairs(self, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        if self.scheme == "interaction":
+            return self.users, self.items
+        if self.scheme == "uniform-user":
+            drawn = torch.randint(0, self.num_users, (self.num_interactions,),
+                                  generator=generator)
+            counts = torch.bincount(drawn, minlength=self.num_users)
+            counts[self.degree == 0] = 0  # the official sampler skips these draws
+            users = torch.repeat_interleave(torch.arange(self.num_users), counts)
+        else:
+            per_user = self.num_interactions // self.num_users
+            users = self.active_users.repeat_interleave(per_user)
+        return users, self.positives(users, generator)
+
+    def sample_positives(self, generator: torch.Generator | None = None
+                         ) -> tuple[Tensor, Tensor]:
+        """One epoch of ``(users (N,), positives (N,))`` pairs under the scheme, in a random
+        order, without negatives — for objectives that draw many negatives per positive
+        (:meth:`negative_block`, drawn batch by batch)."""
+        users, positives = self._epoch_pairs(generator)
+        order = torch.randperm(users.numel(), generator=generator)
+        return users[order], positives[order]
+
+    def negative_block(self, users: Tensor, num_negatives: int,
+                       generator: torch.Generator | None = None, *,
+                       exclude_positives: bool = True) -> Tensor:
+        """``(B, num_negatives)`` negative items for the users ``(B,)``, drawn with
+        replacement: uniform over each user's non-interacted items (:meth:`negatives`), or,
+        with ``exclude_positives=False``, uniform over *all* items — UltraGCN's official
+        sampler (``sampling_sift_pos = no``), where a drawn item may be a training positive."""
+        num_negatives = _check_size("num_negatives", num_negatives)
+        if not exclude_positives:
+            return torch.randint(0, self.num_items, (users.numel(), num_negatives),
+                                 generator=generator)
+        flat = self.negatives(users.repeat_interleave(num_negatives), generator)
+        return flat.view(users.numel(), num_negatives)
+
     def sample(self, generator: torch.Generator | None = None) -> BPRTriples:
         """One epoch of triples in a random order (CPU tensors).
 
@@ -222,19 +263,7 @@ class BPRSampler:
         Gowalla) and then shuffled. For ``uniform-user`` the user of each of the ``N`` draws
         is replaced by the per-user counts of the draws (a multinomial), which, after the
         shuffle, is the same distribution as ``N`` independent uniform draws."""
-        if self.scheme == "interaction":
-            users, positives = self.users, self.items
-        else:
-            if self.scheme == "uniform-user":
-                drawn = torch.randint(0, self.num_users, (self.num_interactions,),
-                                      generator=generator)
-                counts = torch.bincount(drawn, minlength=self.num_users)
-                counts[self.degree == 0] = 0  # the official sampler skips these draws
-                users = torch.repeat_interleave(torch.arange(self.num_users), counts)
-            else:
-                per_user = self.num_interactions // self.num_users
-                users = self.active_users.repeat_interleave(per_user)
-            positives = self.positives(users, generator)
+        users, positives = self._epoch_pairs(generator)
         negatives = self.negatives(users, generator)
         order = torch.randperm(users.numel(), generator=generator)
         return BPRTriples(users[order], positives[order], negatives[order])
@@ -291,7 +320,8 @@ class BPRRecommender(nn.Module):
 
     * ``model(graph) → (users (U, d), items (I, d))``, the final embeddings (``graph`` is the
       ``U × I`` training interaction matrix; models that do not propagate ignore it);
-    * :meth:`bpr_objective` → ``(bpr, l2)`` of a batch of triples;
+    * :meth:`bpr_objective` → ``(bpr, l2)`` of a batch of triples (:meth:`objective`, what
+      the loop calls, is this for BPR models);
     * :meth:`score_users` → the ``(B, I)`` score block of a batch of users (evaluation).
     """
 
@@ -345,6 +375,19 @@ class BPRRecommender(nn.Module):
         negative_scores = (chosen * item_final[negatives]).sum(dim=-1)
         return (bpr_loss(positive_scores, negative_scores),
                 self.l2_penalty(users, positives, negatives))
+
+    def objective(self, users: Tensor, positives: Tensor, negatives: Tensor,
+                  graph: object = None) -> tuple[Tensor, Tensor]:
+        """``(loss, penalty)`` of a batch, what :func:`gnnkit.train.recommendation.fit`
+        minimises as ``loss + weight_decay · penalty``: here :meth:`bpr_objective` (models
+        with another objective, e.g. :class:`~gnnkit.nn.recsys.UltraGCN`, override it)."""
+        if negatives.dim() == 2 and negatives.shape[1] == 1:
+            negatives = negatives.squeeze(1)
+        if negatives.dim() != 1:
+            raise ValueError(f"{type(self).__name__} is trained with BPR: one negative per "
+                             f"positive, shape (B,) (num_negatives = 1); got negatives of "
+                             f"shape {tuple(negatives.shape)}")
+        return self.bpr_objective(users, positives, negatives, graph)
 
     def score_users(self, users: Tensor, graph: object = None,
                     embeddings: tuple[Tensor, Tensor] | None = None) -> Tensor:
