@@ -28,11 +28,14 @@ the suite's files ``gnnkit/bench/experiments/ncn*.toml``; ``reproduce`` runs one
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import json
 import math
+import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +58,7 @@ from gnnkit.nn.linkpred import (
     sample_negative_pairs,
 )
 from gnnkit.sparse import SparseMatrix, spmm
+from gnnkit.train.link_prediction import train_epoch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO / ".." / "shared" / "datasets"
@@ -439,6 +443,122 @@ def speed_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------- ddi speed
+@contextlib.contextmanager
+def reference_paths() -> Iterator[None]:
+    """The NCN code paths as they were before the ddi speed work: every dropout mask from
+    ``F.dropout``'s own kernel and the pooled-set matrices with int64 indices."""
+    from gnnkit.nn.linkpred import dropout as dropout_module
+    from gnnkit.nn.linkpred.heuristics import NeighborSets
+
+    def int64_matrix(self: NeighborSets, num_nodes: int,
+                     dtype: torch.dtype = torch.float32) -> SparseMatrix:
+        weight = None if self.weight is None else self.weight.to(dtype)
+        return SparseMatrix(self.ptr, self.nodes, weight, (self.num_pairs, num_nodes),
+                            validate=False)
+
+    fast_matrix = NeighborSets.as_matrix
+    with dropout_module.use_fast_masks(False):
+        NeighborSets.as_matrix = int64_matrix  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            NeighborSets.as_matrix = fast_matrix  # type: ignore[method-assign]
+
+
+def _profile_table(run: Callable[[], None], rows: int = 12) -> list[dict[str, Any]]:
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        run()
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events) or 1.0
+    return [{"op": e.key, "self_ms": e.self_cpu_time_total / 1000, "share": e.self_cpu_time_total
+             / total, "calls": e.count} for e in events[:rows]]
+
+
+def ddi_ncn_speed(rounds: int, batches: int) -> dict[str, Any]:
+    """NCN training steps on ogbl-ddi (the ``ncn-ddi`` experiment), the reference paths
+    against the current ones, interleaved round by round, from the same initial weights and
+    generator seed; checks that losses and final weights are bit-identical."""
+    x, split = load_split("ncn-ddi", 0)
+    A = split.train_graph()
+    torch.manual_seed(0)
+    encoder, predictor = build_link_model(_model("ncn-ddi"), 0, split.num_nodes)
+    initial = copy.deepcopy((encoder.state_dict(), predictor.state_dict()))
+    training = EXPERIMENTS["ncn-ddi"].training
+    assert isinstance(training, LinkTrainingSpec)
+
+    def steps(count: int) -> tuple[float, float, list[Tensor]]:
+        encoder.load_state_dict(initial[0])
+        predictor.load_state_dict(initial[1])
+        optimizer = torch.optim.Adam([
+            {"params": list(encoder.parameters()), "lr": training.lr_encoder},
+            {"params": list(predictor.parameters()), "lr": training.lr_predictor}])
+        torch.manual_seed(1)
+        generator = torch.Generator().manual_seed(1)
+        tick = time.perf_counter()
+        loss = train_epoch(encoder, predictor, x, A, split.train_pos, optimizer,
+                           training.batch_size, generator=generator, max_batches=count)
+        seconds = time.perf_counter() - tick
+        weights = [p.detach().clone() for p in [*encoder.parameters(),
+                                                 *predictor.parameters()]]
+        return seconds / count, loss, weights
+
+    with reference_paths():
+        steps(1)  # warm-up (kernel caches, allocator)
+    seconds: dict[str, list[float]] = {"before": [], "after": []}
+    losses: dict[str, float] = {}
+    weights: dict[str, list[Tensor]] = {}
+    load = {"start": os.getloadavg()[0]}
+    for _ in range(rounds):
+        with reference_paths():
+            step, losses["before"], weights["before"] = steps(batches)
+        seconds["before"].append(step)
+        step, losses["after"], weights["after"] = steps(batches)
+        seconds["after"].append(step)
+    load["end"] = os.getloadavg()[0]
+    with reference_paths():
+        profile_before = _profile_table(lambda: steps(1))
+    profile_after = _profile_table(lambda: steps(1))
+    identical = losses["before"] == losses["after"] and all(
+        torch.equal(a, b) for a, b in zip(weights["before"], weights["after"], strict=True))
+    batches_per_epoch = split.train_pos.shape[1] // training.batch_size
+    return {"dataset": "ogbl-ddi", "batch_size": training.batch_size,
+            "batches_per_round": batches, "batches_per_epoch": batches_per_epoch,
+            "seconds_per_batch": seconds, "loss": losses, "bit_identical": identical,
+            "load_average": load, "profile": {"before": profile_before,
+                                              "after": profile_after}}
+
+
+def ddi_speed_markdown(result: dict[str, Any]) -> str:
+    ncn = result["ncn"]
+    before, after = (_median(ncn["seconds_per_batch"][k]) for k in ("before", "after"))
+    per_epoch = ncn["batches_per_epoch"]
+    lines = ["### NCN training on ogbl-ddi (seconds per batch, lower is better)", "",
+             f"Batch {ncn['batch_size']} positive links + as many negatives; "
+             f"{ncn['batches_per_round']} batches per measurement, "
+             f"{len(ncn['seconds_per_batch']['before'])} interleaved rounds; epoch = "
+             f"{per_epoch} batches (estimated from the per-batch median). Load average "
+             f"{ncn['load_average']['start']:.1f} at start, {ncn['load_average']['end']:.1f} "
+             "at end.", "",
+             "| path | s / batch (median, min–max) | epoch estimate s |", "|---|---|---|"]
+    for name in ("before", "after"):
+        values = ncn["seconds_per_batch"][name]
+        lines.append(f"| {name} | {_median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+                     f" | {per_epoch * _median(values):.0f} |")
+    lines += ["", f"Speed-up {before / after:.2f}×. Losses and final weights bit-identical: "
+              f"{ncn['bit_identical']} (mean loss before {ncn['loss']['before']!r}, after "
+              f"{ncn['loss']['after']!r})."]
+    for name in ("before", "after"):
+        lines += ["", f"Profile of one batch, {name} (self CPU time, top operators):", "",
+                  "| operator | self ms | share | calls |", "|---|---|---|---|"]
+        for row in ncn["profile"][name]:
+            lines.append(f"| `{row['op']}` | {row['self_ms']:.0f} | {100 * row['share']:.1f} % "
+                         f"| {row['calls']} |")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -449,6 +569,11 @@ def main(argv: list[str] | None = None) -> int:
     speed.add_argument("--ddi-batch", type=int, default=8192)
     speed.add_argument("--ncnc-pairs", type=int, default=1024)
     speed.add_argument("--json", type=Path)
+    ddi_speed = commands.add_parser("ddi-speed", help="NCN training steps on ogbl-ddi, "
+                                    "reference paths against current ones")
+    ddi_speed.add_argument("--rounds", type=int, default=3)
+    ddi_speed.add_argument("--batches", type=int, default=2)
+    ddi_speed.add_argument("--json", type=Path)
     repro = commands.add_parser("reproduce", help="run one experiment for some seeds (the "
                                 "same as gnnkit bench -e ID --seeds ...)")
     repro.add_argument("experiment", choices=sorted(EXPERIMENTS))
@@ -464,6 +589,14 @@ def main(argv: list[str] | None = None) -> int:
                   "ddi": ddi_throughput(args.rounds, args.ddi_pairs, args.ddi_batch,
                                         args.ncnc_pairs)}
         print(speed_markdown(result))
+        if args.json is not None:
+            args.json.write_text(json.dumps(result, indent=1))
+        return 0
+    if args.command == "ddi-speed":
+        torch.set_num_threads(1)
+        result = {"machine": _machine(), "threads": 1,
+                  "ncn": ddi_ncn_speed(args.rounds, args.batches)}
+        print(ddi_speed_markdown(result))
         if args.json is not None:
             args.json.write_text(json.dumps(result, indent=1))
         return 0
