@@ -7,6 +7,7 @@ the shipped ``gin`` entry; only the test that loads the shipped experiment files
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -340,3 +341,67 @@ def test_every_shipped_expressivity_experiment_loads() -> None:
     families = SHARED_DATASETS / "sr-graphs"
     if families.is_dir():  # one experiment per strongly regular family of the data folder
         assert sr_names == {p.stem for p in families.glob("sr*.g6")}
+
+
+# ---------------------------------------------------------------------------- precision
+ROUNDING = "test-expressivity-rounding"
+
+
+class _SequentialDegreeSum(torch.nn.Module):
+    """Per graph, the left-to-right sum over its nodes of 1e8, 1 or -1e8 for degree 3, 2 or 4
+    (0 otherwise), in the parameters' dtype: exactly 1 in float64 for any node order, but in
+    float32 1e8 + 1 rounds to 1e8, so the order of the nodes decides between 1 and 0."""
+
+    def __init__(self, out_channels: int) -> None:
+        super().__init__()
+        self.out_channels = out_channels
+        self.anchor = torch.nn.Parameter(torch.zeros(1))  # carries the dtype
+
+    def forward(self, batch: GraphBatch) -> torch.Tensor:
+        degree = batch.adj.rowptr.diff()
+        table = torch.tensor([0.0, 0.0, 1.0, 1e8, -1e8], dtype=self.anchor.dtype)
+        values = table[degree.clamp(max=4)]
+        ptr = batch.ptr.tolist()
+        # one rounded addition at a time (cumsum would accumulate float32 in double on CPU)
+        sums = torch.stack([functools.reduce(torch.add, values[a:b].unbind())
+                            for a, b in itertools.pairwise(ptr)])
+        return (sums + self.anchor).unsqueeze(1).expand(-1, self.out_channels)
+
+
+@pytest.fixture
+def rounding_model() -> Iterator[None]:
+    register_model(ModelEntry(ROUNDING, ("graph_classification",), {},
+                              lambda config, *, in_channels, out_channels, edge_channels:
+                              _SequentialDegreeSum(out_channels)))
+    yield
+    del MODELS[ROUNDING]
+
+
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_float64_removes_rounding_separations(tmp_path: Path, rounding_model: None,
+                                              precision: str) -> None:
+    """Two isomorphic graphs (one node order permuted) that float32 rounding tells apart."""
+    first = [(0, 1), (0, 2), (0, 3), (0, 4), (1, 5), (1, 6), (2, 7)]  # degrees 4, 3, 2 first
+    relabel = {0: 2, 1: 0, 2: 1}  # the same graph with node order 3, 2, 4
+    second = [(relabel.get(a, a), relabel.get(b, b)) for a, b in first]
+    (tmp_path / "iso").mkdir()
+    (tmp_path / "iso" / "iso.g6").write_text(f"{_graph6(8, first)}\n{_graph6(8, second)}\n",
+                                             encoding="ascii")
+    training = f'protocol = "untrained"\nmodels = 1\nprecision = "{precision}"'
+    path = _experiment(tmp_path, name="iso", source="graph6", split="given-pairs",
+                       model=ROUNDING, training=training, metric="separated_pairs",
+                       folders='["iso"]')
+    result = run_experiment(load_experiment(path), seeds=[0], data_roots=[tmp_path],
+                            progress=False)
+    assert result.status == "ok", result.message
+    details = result.runs[0].details
+    assert details["wl_separable"] == 0 and details["precision"] == precision
+    assert details["separated"] == (1 if precision == "float32" else 0)
+
+
+def test_precision_must_be_a_known_dtype(tmp_path: Path, test_models: None) -> None:
+    path = _experiment(tmp_path, name="exp", source="graphsat", split="given-pairs",
+                       training='protocol = "untrained"\nprecision = "float16"')
+    with pytest.raises(ExperimentError, match=r"precision must be one of \['float32', "
+                                              r"'float64'\], got 'float16'"):
+        load_experiment(path)

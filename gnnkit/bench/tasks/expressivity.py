@@ -103,7 +103,9 @@ SELECTION = ("last", "best_val")
 #: pairs compared per chunk when counting all pairs (bounds the memory of one chunk)
 _CHUNK_PAIRS = 1 << 20
 
-_COMMON_KEYS = ("protocol", "batch_size")
+_COMMON_KEYS = ("protocol", "batch_size", "precision")
+#: floating-point precision of the inputs and the model (``[training] precision``)
+PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
 _UNTRAINED_KEYS = ("models", "tolerance", "output_channels", "wl_rounds")
 _TRAINED_KEYS = ("epochs", "lr", "weight_decay", "folds", "selection")
 
@@ -116,6 +118,12 @@ class ExpressivitySpec:
         protocol: ``untrained`` (random models, pairwise output distances) or ``trained``
             (k-fold classification of ``y``).
         batch_size: graphs per forward batch (untrained) or per training batch (trained).
+        precision: ``float32`` or ``float64`` — the dtype of the input features and the model.
+            Under the untrained protocol the threshold is absolute (L1 > ``tolerance``), and
+            float32 rounding grows with the outputs' magnitude: models whose outputs reach the
+            hundreds (deep sums over n² subgraph pairs) differ by more than 0.001 on graphs
+            that are mathematically indistinguishable, which counts as a separation.
+            ``float64`` pushes that noise ~10⁹ times lower.
         models: untrained — random initialisations per run (a pair is separated when any of
             them separates it); ``epochs`` equals it, so ``--max-epochs`` caps it.
         tolerance: untrained — two outputs separate their graphs iff their L1 distance
@@ -133,6 +141,7 @@ class ExpressivitySpec:
 
     protocol: str
     batch_size: int = 128
+    precision: str = "float32"
     models: int = 100
     tolerance: float = 0.001
     output_channels: int = 10
@@ -214,8 +223,10 @@ def _input_features(dataset: GraphDataset, mode: str) -> Tensor:
 
 def load_expressivity_data(spec: DatasetSpec, roots: Sequence[Path] | None = None, *,
                            batch_size: int | None = None,
-                           device: torch.device | str = "cpu") -> ExpressivityData:
-    """Read the dataset of ``spec``, build the model inputs and run the 1-WL oracle once.
+                           device: torch.device | str = "cpu",
+                           dtype: torch.dtype = torch.float32) -> ExpressivityData:
+    """Read the dataset of ``spec``, build the model inputs (features in ``dtype``) and run
+    the 1-WL oracle once.
 
     ``batch_size`` (untrained protocol) also collates the graphs into batches on ``device``.
 
@@ -232,7 +243,7 @@ def load_expressivity_data(spec: DatasetSpec, roots: Sequence[Path] | None = Non
             raw = read_graph6(_find_file(spec, roots, f"{spec.name}.g6"))
     except MissingDatasetFileError as error:
         raise DatasetUnavailable(f"dataset {spec.name!r} is incomplete: {error}") from error
-    x = _input_features(raw, spec.features)
+    x = _input_features(raw, spec.features).to(dtype)
     dataset = GraphDataset(edge_index=raw.edge_index, node_ptr=raw.node_ptr,
                            edge_ptr=raw.edge_ptr, x=x, y=raw.y, metadata=raw.metadata)
     pairs = None
@@ -416,7 +427,7 @@ def _untrained_run(experiment: Experiment, data: ExpressivityData, context: RunC
         torch.manual_seed(context.seed * spec.models + r)
         model = build_model(experiment.model, task=ExpressivityTask.model_task,
                             in_channels=data.num_features, out_channels=spec.output_channels,
-                            edge_channels=0).to(data.device)
+                            edge_channels=0).to(data.device, PRECISIONS[spec.precision])
         model.eval()
         if not transformed:  # e.g. a subgraph model's bags: built once, shared by all draws
             transform = model_batch_transform(model, data.dataset)
@@ -451,6 +462,7 @@ def _untrained_run(experiment: Experiment, data: ExpressivityData, context: RunC
         "wl_separable_missed": undistinguished - counts.wl_equivalent_undistinguished,
         "models": len(outputs),
         "tolerance": spec.tolerance,
+        "precision": spec.precision,
         "wl_seconds": data.wl_seconds,
     }
     if spec.wl_rounds:
@@ -502,7 +514,7 @@ def _trained_run(experiment: Experiment, data: ExpressivityData, context: RunCon
     num_classes = int(y.max()) + 1
     model = build_model(experiment.model, task=ExpressivityTask.model_task,
                         in_channels=data.num_features, out_channels=num_classes,
-                        edge_channels=0).to(data.device)
+                        edge_channels=0).to(data.device, PRECISIONS[spec.precision])
     generator = torch.Generator().manual_seed(context.seed)
 
     def log(entry: Mapping[str, float]) -> None:
@@ -585,6 +597,9 @@ class ExpressivityTask(Task):
         if protocol == "untrained":
             values["epochs"] = values["models"]  # one "epoch" is one random model
         spec = ExpressivitySpec(protocol, **values)
+        if spec.precision not in PRECISIONS:
+            raise ExperimentError(path, f"training.precision must be one of "
+                                        f"{list(PRECISIONS)}, got {spec.precision!r}")
         if spec.selection not in SELECTION:
             raise ExperimentError(path, f"training.selection must be one of {list(SELECTION)}, "
                                         f"got {spec.selection!r}")
@@ -608,7 +623,7 @@ class ExpressivityTask(Task):
         spec: ExpressivitySpec = experiment.training
         batch_size = spec.batch_size if spec.protocol == "untrained" else None
         return load_expressivity_data(experiment.dataset, roots, batch_size=batch_size,
-                                      device=device)
+                                      device=device, dtype=PRECISIONS[spec.precision])
 
     def run_seed(self, experiment: Experiment, data: ExpressivityData,
                  context: RunContext) -> TaskRun:
