@@ -559,6 +559,74 @@ def ddi_speed_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def ddi_ncnc_speed(num_pairs: int, batch: int) -> dict[str, Any]:
+    """NCNC evaluation throughput on ogbl-ddi test pairs (pairs/s), three paths on the same
+    weights: every candidate scored as listed (the scoring before deduplication), each
+    distinct candidate of a batch once, and distinct candidates cached across the batches
+    of one evaluation (``cached_candidates``); checks that the logits agree."""
+    from gnnkit.nn.linkpred import NCNCPredictor
+
+    torch.manual_seed(0)
+    x, split = load_split("ncn-ddi", 0)
+    A = split.train_graph()
+    encoder, predictor = build_link_model(_model("ncn-ddi"), 0, split.num_nodes)
+    _, ncnc = build_link_model(_model("ncnc-ddi"), 0, split.num_nodes)
+    ncnc.load_state_dict(predictor.state_dict(), strict=False)  # NCNC starts from NCN
+    encoder.eval()
+    ncnc.eval()
+    pairs = torch.cat([split.test_pos, split.test_neg], dim=1)
+    pairs = pairs[:, torch.randperm(pairs.shape[1], generator=torch.Generator().manual_seed(0))]
+    pairs = pairs[:, :num_pairs]
+    with torch.no_grad():
+        h = encoder(x, A)
+
+    def as_listed(self: NCNCPredictor, features: Tensor, graph: SparseMatrix, links: Tensor,
+                  depth: int) -> Tensor:
+        return self._score_links(features, graph, links, depth)
+
+    def run(path: str) -> tuple[float, Tensor]:
+        original = NCNCPredictor._candidate_logits
+        if path == "as listed":
+            NCNCPredictor._candidate_logits = as_listed  # type: ignore[method-assign]
+        try:
+            context = ncnc.cached_candidates() if path == "cached" else contextlib.nullcontext()
+            tick = time.perf_counter()
+            with torch.no_grad(), context:
+                logits = torch.cat([ncnc(h, A, pairs[:, start:start + batch])
+                                    for start in range(0, pairs.shape[1], batch)])
+            return pairs.shape[1] / (time.perf_counter() - tick), logits
+        finally:
+            NCNCPredictor._candidate_logits = original  # type: ignore[method-assign]
+
+    load = {"start": os.getloadavg()[0]}
+    rates: dict[str, float] = {}
+    logits: dict[str, Tensor] = {}
+    for path in ("as listed", "distinct per batch", "cached"):
+        rates[path], logits[path] = run(path)
+    load["end"] = os.getloadavg()[0]
+    difference = {path: float((logits[path] - logits["as listed"]).abs().max())
+                  for path in logits}
+    return {"dataset": "ogbl-ddi (training graph; test positives and negatives, shuffled)",
+            "pairs": num_pairs, "batch_size": batch, "pairs_per_second": rates,
+            "max_abs_logit_difference": difference, "load_average": load}
+
+
+def ddi_ncnc_markdown(result: dict[str, Any]) -> str:
+    ncnc = result["ncnc"]
+    rates = ncnc["pairs_per_second"]
+    base = rates["as listed"]
+    lines = ["### NCNC evaluation on ogbl-ddi (pairs per second, higher is better)", "",
+             f"{ncnc['pairs']} test pairs in batches of {ncnc['batch_size']}, depth 1, no "
+             f"candidate sampling, one pass per path. Load average "
+             f"{ncnc['load_average']['start']:.1f} at start, "
+             f"{ncnc['load_average']['end']:.1f} at end.", "",
+             "| path | pairs/s | vs as listed | max abs logit difference |", "|---|---|---|---|"]
+    for path, rate in rates.items():
+        lines.append(f"| {path} | {rate:.0f} | {rate / base:.2f}× | "
+                     f"{ncnc['max_abs_logit_difference'][path]:.2e} |")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -574,6 +642,11 @@ def main(argv: list[str] | None = None) -> int:
     ddi_speed.add_argument("--rounds", type=int, default=3)
     ddi_speed.add_argument("--batches", type=int, default=2)
     ddi_speed.add_argument("--json", type=Path)
+    ncnc_speed = commands.add_parser("ddi-ncnc-speed", help="NCNC evaluation pairs/s on "
+                                     "ogbl-ddi: candidates as listed, distinct, cached")
+    ncnc_speed.add_argument("--pairs", type=int, default=2048)
+    ncnc_speed.add_argument("--batch", type=int, default=256)
+    ncnc_speed.add_argument("--json", type=Path)
     repro = commands.add_parser("reproduce", help="run one experiment for some seeds (the "
                                 "same as gnnkit bench -e ID --seeds ...)")
     repro.add_argument("experiment", choices=sorted(EXPERIMENTS))
@@ -597,6 +670,14 @@ def main(argv: list[str] | None = None) -> int:
         result = {"machine": _machine(), "threads": 1,
                   "ncn": ddi_ncn_speed(args.rounds, args.batches)}
         print(ddi_speed_markdown(result))
+        if args.json is not None:
+            args.json.write_text(json.dumps(result, indent=1))
+        return 0
+    if args.command == "ddi-ncnc-speed":
+        torch.set_num_threads(1)
+        result = {"machine": _machine(), "threads": 1,
+                  "ncnc": ddi_ncnc_speed(args.pairs, args.batch)}
+        print(ddi_ncnc_markdown(result))
         if args.json is not None:
             args.json.write_text(json.dumps(result, indent=1))
         return 0
