@@ -11,6 +11,19 @@ one item per batch.
 therefore does not depend on which worker draws it, on ``num_workers``, nor on what ran
 before: the same ``(seed, epoch)`` always gives the same batches.
 
+**Sharding for multi-process training.** ``shard=(rank, world_size)`` makes the loader yield
+rank ``rank``'s part of every epoch: all ranks draw the *same* permutation of the seeds (from
+``(seed, e, 0, 0)``, the one a single-process loader with this ``seed`` draws), its first
+``world_size · ⌊S / world_size⌋`` entries are dealt out round-robin (rank ``r`` takes positions
+``r, r + world_size, …``, as ``torch.utils.data.DistributedSampler`` does) and the last
+``S mod world_size`` seeds sit this epoch out — with ``shuffle=True`` a different few every
+epoch, without it always the same last few. Every rank thus has ``⌊S / world_size⌋`` seeds
+and the same number of batches of the same sizes (no rank waits for a batch another rank
+does not have), the shards are disjoint, and batch ``b`` of all ranks together is batch ``b``
+of a single-process loader with ``batch_size · world_size`` (for ``S`` a multiple of
+``world_size``). Neighbour samples use the shard's rank in their stream,
+``(seed, e, rank, 1 + b)``.
+
 **Memory.** Each ``iter(loader)`` builds a fresh ``DataLoader`` over that epoch's batches;
 nothing is kept between epochs except the epoch counter, so memory does not grow with the
 number of epochs.
@@ -67,6 +80,22 @@ def _as_seed_ids(seeds: Tensor, num_nodes: int) -> Tensor:
     return seeds
 
 
+def _check_shard(shard: object) -> tuple[int, int] | None:
+    """``shard`` as ``(rank, world_size)`` with ``0 <= rank < world_size``, else an error."""
+    if shard is None:
+        return None
+    if (not isinstance(shard, (tuple, list)) or len(shard) != 2
+            or any(isinstance(v, bool) or not isinstance(v, int) for v in shard)):
+        raise TypeError(f"shard must be a pair of ints (rank, world_size), got {shard!r}")
+    rank, world_size = int(shard[0]), int(shard[1])
+    if world_size < 1:
+        raise ValueError(f"shard=({rank}, {world_size}): world_size must be at least 1")
+    if not 0 <= rank < world_size:
+        raise ValueError(f"shard=({rank}, {world_size}): rank must lie in "
+                         f"[0, {world_size}) (one shard per process)")
+    return rank, world_size
+
+
 def _identity(item: Any) -> Any:
     return item
 
@@ -86,7 +115,12 @@ class NeighborLoader:
         seed: the integer every draw is derived from (module docstring); ``None`` draws one
             from ``generator`` (or torch's global generator) once, here.
         generator: used only to draw ``seed`` when it is ``None``.
-        rank: the process rank (multi-process runs; 0 alone).
+        rank: the process rank (multi-process runs; 0 alone): seeds the shuffle and the
+            samples of this loader's own stream. With ``shard`` leave it at 0 (or equal to
+            the shard's rank): the shard's rank is used.
+        shard: ``(rank, world_size)``: yield only rank ``rank``'s disjoint share of every
+            epoch's seeds (module docstring: the shared permutation, the round-robin deal,
+            the ``S mod world_size`` left-over seeds); ``None``: all seeds.
         num_workers, pin_memory, **loader_options: passed to ``torch.utils.data.DataLoader``
             (e.g. ``persistent_workers=False``, ``prefetch_factor``); ``batch_size``,
             ``shuffle``, ``sampler`` and ``collate_fn`` are the loader's own.
@@ -101,12 +135,16 @@ class NeighborLoader:
         >>> loader = NeighborLoader(A, torch.arange(3), [-1], batch_size=2, seed=0)
         >>> [batch.num_seeds for batch in loader]
         [2, 1]
+        >>> shard = NeighborLoader(A, torch.arange(3), [-1], seed=0, shard=(1, 2))
+        >>> [batch.n_id[: batch.num_seeds].tolist() for batch in shard]  # seed 2 sits out
+        [[1]]
     """
 
     def __init__(self, A: SparseMatrix, seeds: Tensor, fanouts: Sequence[int], *,
                  batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
                  replace: bool = False, seed: int | None = None,
                  generator: torch.Generator | None = None, rank: int = 0,
+                 shard: tuple[int, int] | None = None,
                  num_workers: int = 0, pin_memory: bool = False, **loader_options: Any
                  ) -> None:
         if not isinstance(A, SparseMatrix):
@@ -130,6 +168,12 @@ class NeighborLoader:
         if seed is None:
             seed = int(torch.randint(0, 2**62, (1,), generator=generator))
         self.seed = int(seed)
+        self.shard = _check_shard(shard)
+        if self.shard is not None:
+            if rank not in (0, self.shard[0]):
+                raise ValueError(f"rank={rank} disagrees with shard={self.shard}: with a shard "
+                                 "the rank is the shard's; leave rank at 0")
+            rank = self.shard[0]
         self.rank = rank
         self.num_workers = num_workers
         self.pin_memory = pin_memory
@@ -140,16 +184,29 @@ class NeighborLoader:
         """The epoch the next ``iter(loader)`` runs (its shuffle and samples)."""
         self.epoch = int(epoch)
 
+    @property
+    def num_seeds(self) -> int:
+        """Seeds this loader yields per epoch: all of them, or ``⌊S / world_size⌋`` of a
+        shard."""
+        if self.shard is None:
+            return self.seeds.numel()
+        return self.seeds.numel() // self.shard[1]
+
     def __len__(self) -> int:
-        full, rest = divmod(self.seeds.numel(), self.batch_size)
+        full, rest = divmod(self.num_seeds, self.batch_size)
         return full + (1 if rest and not self.drop_last else 0)
 
     def batches(self, epoch: int) -> list[Tensor]:
         """The seed ids of every batch of ``epoch`` (shuffled when :attr:`shuffle`)."""
         seeds = self.seeds
         if self.shuffle:
-            generator = sampling_generator(self.seed, epoch, self.rank, 0)
+            # a shard's permutation is the one all ranks share: rank 0's stream
+            rank = 0 if self.shard is not None else self.rank
+            generator = sampling_generator(self.seed, epoch, rank, 0)
             seeds = seeds[torch.randperm(seeds.numel(), generator=generator).to(seeds.device)]
+        if self.shard is not None:
+            rank, world_size = self.shard
+            seeds = seeds[: self.num_seeds * world_size][rank::world_size]
         parts = list(seeds.split(self.batch_size))
         if parts and self.drop_last and parts[-1].numel() < self.batch_size:
             parts.pop()

@@ -2,7 +2,12 @@
 
 * :mod:`gnnkit.train.node_classification` — full-graph node classification:
   :func:`~gnnkit.train.node_classification.fit` with the early-stopping rules of the GCN and
-  GAT papers (:class:`~gnnkit.train.node_classification.EarlyStopping`);
+  GAT papers (:class:`~gnnkit.train.node_classification.EarlyStopping`), and
+  :func:`~gnnkit.train.node_classification.fit_sampled` on sampled mini-batches;
+* :mod:`gnnkit.train.distributed` — the sampled mini-batch loop data-parallel over processes
+  (``torch.distributed``, DDP): :func:`~gnnkit.train.distributed.fit_distributed` launches
+  the ranks on one machine, :func:`~gnnkit.train.distributed.fit_rank` is one rank's loop
+  (for ``torchrun``);
 * :mod:`gnnkit.train.link_prediction` — the NCN/NCNC protocol:
   :func:`~gnnkit.train.link_prediction.fit`, ``train_epoch``, ``evaluate``, ``predict``;
 * :mod:`gnnkit.train.graph_level` — mini-batches of many graphs (classification and

@@ -1,0 +1,450 @@
+"""Data-parallel node classification on sampled mini-batches with ``torch.distributed``:
+:func:`fit_distributed` (launches the processes) and :func:`fit_rank` (runs inside one).
+
+Every process (*rank*) holds the whole graph, the features and a replica of the model wrapped
+in ``torch.nn.parallel.DistributedDataParallel`` (DDP). An optimisation step goes as follows:
+
+* **What is sharded: the seeds.** All ranks draw the same permutation of the training nodes
+  every epoch (one shared integer ``seed``, broadcast from rank 0) and deal it out
+  round-robin: rank ``r`` trains on positions ``r, r + W, r + 2W, …`` of the permutation
+  (``W`` = world size), in batches of ``batch_size / W`` seeds
+  (:class:`gnnkit.data.loader.NeighborLoader` with ``shard=(r, W)``). Step ``b`` of all ranks
+  together covers exactly the ``batch_size`` seeds that step ``b`` of a single-process run
+  with the same ``seed`` (:func:`~gnnkit.train.node_classification.fit_sampled`) covers.
+* **The remainder.** When the number ``S`` of training nodes is not a multiple of ``W``, the
+  last ``S mod W`` seeds of each epoch's permutation are left out of that epoch (a different
+  few every epoch, since the permutation changes), so every rank has ``⌊S / W⌋`` seeds and
+  runs the same number of batches of the same sizes: no rank waits in a collective for a
+  batch another rank does not have (the deadlock of dgl #2539), and no seed is counted twice
+  (padding, ``DistributedSampler``'s default, would weight a few seeds double). The batch
+  counts are also compared across ranks before training starts: ranks that disagree (e.g.
+  different ``train_mask``) raise an error instead of hanging.
+* **What is averaged: the gradients.** Each rank computes the mean cross-entropy of its own
+  seeds (each neighbourhood sampled from the rank's stream ``(seed, epoch, rank, 1 + b)``);
+  DDP averages the gradients over ranks during ``backward``. As every rank's batch has the
+  same size, the average of the ranks' mean losses *is* the mean loss over the union of their
+  batches, so one step equals a single-process step on the union (tested with 2 processes in
+  float64 to rounding). Every replica then takes the same optimizer step from the same
+  gradient, so the weights stay identical on all ranks.
+* **Evaluation and stopping.** Rank 0 evaluates full-batch (``model(x, graph)``, the inner
+  module, no collective) and broadcasts the epoch's metrics, including the training loss
+  averaged over all ranks' seeds; every rank feeds the *same* numbers into the same
+  :class:`~gnnkit.train.node_classification.EarlyStopping` and so stops at the same epoch, the
+  time budget included (measured on rank 0). Every rank returns the same
+  :class:`~gnnkit.train.node_classification.NodeFitResult`.
+
+**Determinism.** Given ``seed`` and the initial weights, a run is determined by the world
+size: the permutation, every rank's samples and, in a process group, every rank's dropout
+masks (torch's global generator, seeded from ``(seed, rank)`` at the start of
+:func:`fit_rank`; alone, the caller's generator state is used as is) are derived from
+``seed``. With all fanouts ``-1`` and no dropout, ``W`` processes with
+``batch_size`` follow :func:`~gnnkit.train.node_classification.fit_sampled` with the same
+``batch_size`` step for step (up to float rounding) when ``S`` is a multiple of ``W``.
+
+**Launching.** :func:`fit_distributed` spawns ``world_size`` processes on this machine
+(``torch.multiprocessing.spawn``, a free ``127.0.0.1`` port, gloo on CPU, NCCL when
+there is a GPU per rank) and returns rank 0's result, with the trained weights loaded into
+the caller's model. Under ``torchrun`` (one or several machines) call :func:`fit_rank`
+yourself after ``torch.distributed.init_process_group`` (``docs/sampling.md``). Collectives
+time out after ``timeout`` seconds, and a rank that raises makes ``spawn`` stop the others and
+re-raise the error with the rank's traceback.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+from torch.nn import functional as F
+
+from gnnkit.data.loader import NeighborLoader
+from gnnkit.data.sampling import sampling_generator
+from gnnkit.sparse import SparseMatrix
+
+from .node_classification import EarlyStopping, NodeFitResult, evaluate, make_optimizer
+
+__all__ = [
+    "DistributedFitResult",
+    "default_backend",
+    "fit_distributed",
+    "fit_rank",
+    "free_port",
+]
+
+#: the gloo backend must use the loopback interface: nothing leaves this machine
+_LOOPBACK = "127.0.0.1"
+
+
+@dataclass
+class DistributedFitResult(NodeFitResult):
+    """:class:`~gnnkit.train.node_classification.NodeFitResult` of rank 0, plus:
+
+    Attributes:
+        world_size: the number of processes that trained.
+        rank_states: every rank's final ``state_dict`` (CPU tensors), rank 0 first — equal on
+            all ranks (:func:`fit_distributed` checks it).
+    """
+
+    world_size: int = 1
+    rank_states: list[dict[str, Tensor]] = field(default_factory=list)
+
+
+def free_port(host: str = _LOOPBACK) -> int:
+    """A TCP port on ``host`` that was free a moment ago (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def default_backend(world_size: int) -> str:
+    """``"nccl"`` when CUDA and NCCL are there with a GPU for each of the ``world_size``
+    ranks, else ``"gloo"`` (CPU)."""
+    if (torch.cuda.is_available() and torch.cuda.device_count() >= world_size
+            and dist.is_nccl_available()):
+        return "nccl"
+    return "gloo"
+
+
+def _check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def _check_batch_size(batch_size: object, world_size: int) -> int:
+    batch_size = _check_positive_int("batch_size", batch_size)
+    if batch_size % world_size:
+        low = batch_size - batch_size % world_size
+        raise ValueError(
+            f"batch_size={batch_size} (seeds per step over all ranks) is not divisible by "
+            f"world_size={world_size}: every rank takes batch_size / world_size seeds; use a "
+            f"multiple of {world_size}, e.g. {max(low, world_size)} or {low + world_size}")
+    return batch_size
+
+
+def _rank_and_world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _broadcast(value: Any) -> Any:
+    """``value`` of rank 0 on every rank (pickled; a no-op in one process)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def fit_rank(
+    model: torch.nn.Module,
+    x: Tensor,
+    graph: SparseMatrix,
+    y: Tensor,
+    train_mask: Tensor,
+    val_mask: Tensor,
+    test_mask: Tensor | None = None,
+    *,
+    fanouts: Sequence[int],
+    batch_size: int,
+    seed: int | None = None,
+    num_workers: int = 0,
+    replace: bool = False,
+    lr: float = 0.01,
+    weight_decay: float = 0.0,
+    weight_decay_scope: str = "all",
+    optimizer: Callable[[Iterator[torch.nn.Parameter]], torch.optim.Optimizer] | None = None,
+    epochs: int = 200,
+    stopping: str = "none",
+    patience: int = 0,
+    time_budget: float | None = None,
+    keep_best_state: bool = False,
+    log: Callable[[dict[str, float]], None] | None = None,
+) -> NodeFitResult:
+    """Train ``model`` as one rank of a data-parallel run (module docstring); call it on
+    every rank with the same arguments, after ``torch.distributed.init_process_group``.
+    Without an initialised process group it runs alone (rank 0 of 1, no DDP), i.e. as
+    :func:`~gnnkit.train.node_classification.fit_sampled`.
+
+    Args:
+        model: takes ``model(x, graph) → (N, C)`` and ``model(x[n_id], matrices) → (B, C)``
+            (e.g. :class:`gnnkit.models.sage.SAGE`), on the data's device; the same initial
+            weights on every rank (DDP broadcasts rank 0's at the start anyway). Trained in
+            place.
+        x: ``(N, F)`` dense features; graph: the square ``N × N`` ``SparseMatrix``;
+            y: ``(N,)`` int64 labels; train_mask, val_mask, test_mask: ``(N,)`` bool.
+        fanouts: neighbours per node at every hop, first hop first (``-1`` = all).
+        batch_size: seeds per optimisation step **over all ranks**; each rank takes
+            ``batch_size / world_size`` (must divide).
+        seed: the loader's seed; rank 0's value is broadcast and used by every rank
+            (``None`` on rank 0: drawn there from torch's global generator).
+        num_workers: sampling worker processes per rank.
+        replace: sample with replacement.
+        lr, weight_decay, weight_decay_scope: Adam
+            (:func:`~gnnkit.train.node_classification.make_optimizer`), unless
+        optimizer: ``optimizer(model.parameters()) → torch.optim.Optimizer`` replaces Adam,
+            e.g. ``functools.partial(torch.optim.SGD, lr=0.1)`` (picklable, as
+            :func:`fit_distributed` needs).
+        epochs, stopping, patience, time_budget, keep_best_state: as in
+            :func:`~gnnkit.train.node_classification.fit` (the budget is rank 0's clock).
+        log: called on rank 0 with every epoch's history entry.
+
+    Returns:
+        the same :class:`~gnnkit.train.node_classification.NodeFitResult` on every rank; an
+        epoch's ``loss`` is the mean training cross-entropy over all ranks' seeds.
+    """
+    rank, world_size = _rank_and_world()
+    distributed = dist.is_available() and dist.is_initialized()
+    batch_size = _check_batch_size(batch_size, world_size)
+    _check_positive_int("epochs", epochs)
+    if lr <= 0:
+        raise ValueError(f"lr must be positive, got {lr}")
+    if not isinstance(graph, SparseMatrix):
+        raise TypeError(f"graph must be a gnnkit SparseMatrix (N × N), got "
+                        f"{type(graph).__name__}")
+    if train_mask.dtype != torch.bool or train_mask.shape != (graph.num_rows,):
+        raise ValueError(f"train_mask must be a bool tensor of shape ({graph.num_rows},), got "
+                         f"{train_mask.dtype} {tuple(train_mask.shape)}")
+    seeds = train_mask.nonzero().flatten().to(graph.device)
+    num_seeds = seeds.numel()
+    if distributed:
+        counts = torch.tensor([num_seeds, -num_seeds], dtype=torch.int64)
+        if dist.get_backend() == "nccl":
+            counts = counts.to(x.device)
+        dist.all_reduce(counts, op=dist.ReduceOp.MAX)
+        if int(counts[0]) != -int(counts[1]):
+            raise ValueError(f"the ranks have different numbers of training nodes (rank "
+                             f"{rank}: {num_seeds}, range {-int(counts[1])}…{int(counts[0])}): "
+                             "pass the same train_mask on every rank")
+    if num_seeds < world_size:
+        raise ValueError(f"train_mask has {num_seeds} training nodes, fewer than "
+                         f"world_size={world_size}: every rank needs at least one seed")
+    if seed is None and rank == 0:
+        seed = int(torch.randint(0, 2**62, (1,)))
+    seed = int(_broadcast(seed))
+    if distributed:
+        # each rank's dropout masks: its own reproducible stream (a spawned process's global
+        # generator starts from a random seed)
+        torch.manual_seed(int(torch.randint(0, 2**62, (1,),
+                                            generator=sampling_generator(seed, 0, rank, -1))))
+    loader = NeighborLoader(graph, seeds, fanouts, batch_size=batch_size // world_size,
+                            shuffle=True, replace=replace, seed=seed,
+                            shard=(rank, world_size), num_workers=num_workers)
+    if optimizer is None:
+        optim = make_optimizer(model, lr=lr, weight_decay=weight_decay,
+                               weight_decay_scope=weight_decay_scope)
+    else:
+        optim = optimizer(model.parameters())
+    net: torch.nn.Module = model
+    if distributed:
+        net = torch.nn.parallel.DistributedDataParallel(model)
+    stopper = EarlyStopping(stopping, patience)
+    masks = {"val": val_mask} if test_mask is None else {"val": val_mask, "test": test_mask}
+    history: list[dict[str, float]] = []
+    selected: dict[str, float] = {}
+    best_state: dict[str, Any] | None = None
+    stopped: str | None = None
+    started = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        model.train()
+        tick = time.perf_counter()
+        loader.set_epoch(epoch - 1)
+        total = torch.zeros(2, dtype=torch.float64)  # Σ loss · seeds, Σ seeds
+        for batch in loader:
+            optim.zero_grad(set_to_none=True)
+            logits = net(x[batch.n_id], list(batch.matrices))
+            loss = F.cross_entropy(logits, y[batch.n_id[: batch.num_seeds]])
+            loss.backward()  # DDP: the gradients are averaged over the ranks here
+            optim.step()
+            total += torch.tensor([float(loss.detach()) * batch.num_seeds, batch.num_seeds],
+                                  dtype=torch.float64)
+        if distributed:
+            if dist.get_backend() == "nccl":
+                total = total.to(x.device)
+            dist.all_reduce(total)
+        train_seconds = time.perf_counter() - tick
+        message: tuple[dict[str, float], bool] | None = None
+        if rank == 0:
+            tick = time.perf_counter()
+            entry: dict[str, float] = {"epoch": epoch, "train_seconds": train_seconds}
+            entry.update(evaluate(model, x, graph, y, masks))
+            entry["loss"] = float(total[0] / total[1].clamp(min=1))
+            entry["eval_seconds"] = time.perf_counter() - tick
+            over_budget = (time_budget is not None
+                           and time.perf_counter() - started > time_budget)
+            message = (entry, over_budget)
+        entry, over_budget = _broadcast(message)
+        history.append(entry)
+        stop = stopper.step(epoch, entry["val_loss"], entry["val_acc"])
+        if stopper.selected_epoch == epoch:
+            selected = entry
+            if keep_best_state:
+                best_state = copy.deepcopy(model.state_dict())
+        if log is not None and rank == 0:
+            log(entry)
+        if stop:
+            stopped = f"early stopping ({stopping}, patience {patience}) after epoch {epoch}"
+            break
+        if over_budget:
+            if epoch < epochs:
+                stopped = f"time budget {time_budget:g} s reached after epoch {epoch}"
+            break
+    return NodeFitResult(selected_epoch=int(selected["epoch"]), val_acc=selected["val_acc"],
+                         test_acc=selected.get("test_acc", math.nan), epochs=len(history),
+                         history=history, stopped=stopped, best_state=best_state)
+
+
+def _loopback_interface() -> str | None:
+    """The name of the loopback interface (``lo`` on Linux, ``lo0`` on macOS), if found."""
+    try:
+        names = [name for _, name in socket.if_nameindex()]
+    except (OSError, AttributeError):
+        return None
+    return next((name for name in ("lo", "lo0") if name in names), None)
+
+
+def _worker(rank: int, world_size: int, port: int, backend: str, threads: int | None,
+            timeout: float, out_dir: str, model: torch.nn.Module, data: tuple[Any, ...],
+            options: dict[str, Any]) -> None:
+    """One spawned rank: join the group on 127.0.0.1, train, save the result to a file."""
+    if backend == "gloo" and "GLOO_SOCKET_IFNAME" not in os.environ:
+        interface = _loopback_interface()
+        if interface is not None:
+            os.environ["GLOO_SOCKET_IFNAME"] = interface
+    if threads is not None:
+        torch.set_num_threads(threads)
+    dist.init_process_group(backend, init_method=f"tcp://{_LOOPBACK}:{port}", rank=rank,
+                            world_size=world_size, timeout=timedelta(seconds=timeout))
+    try:
+        # the spawned arguments share the parent's memory: the replica needs its own weights
+        model = copy.deepcopy(model)
+        if backend == "nccl":
+            torch.cuda.set_device(rank)
+            device = torch.device("cuda", rank)
+            model = model.to(device)
+            data = tuple(None if item is None else item.to(device) for item in data)
+        result = fit_rank(model, *data, **options)
+        state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+        torch.save({"result": result, "state": state}, Path(out_dir) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def fit_distributed(
+    world_size: int,
+    model: torch.nn.Module,
+    x: Tensor,
+    graph: SparseMatrix,
+    y: Tensor,
+    train_mask: Tensor,
+    val_mask: Tensor,
+    test_mask: Tensor | None = None,
+    *,
+    fanouts: Sequence[int],
+    batch_size: int,
+    seed: int | None = None,
+    backend: str | None = None,
+    threads: int | None = None,
+    timeout: float = 300.0,
+    start_method: str = "spawn",
+    **options: Any,
+) -> DistributedFitResult:
+    """Train ``model`` on ``world_size`` processes of this machine with DDP (module
+    docstring) and load the trained weights into ``model``.
+
+    Args:
+        world_size: the number of processes (ranks), ``>= 1``.
+        model, x, graph, y, train_mask, val_mask, test_mask: as in :func:`fit_rank` (shapes
+            ``(N, F)``, ``N × N``, ``(N,)``); given to every rank (tensors through shared
+            memory; each rank trains its own copy of ``model``).
+        fanouts: neighbours per node at every hop (``-1`` = all).
+        batch_size: seeds per optimisation step over all ranks (a multiple of
+            ``world_size``); each rank takes ``batch_size / world_size``.
+        seed: the shared seed of the shuffles and samples; ``None`` draws it here from torch's
+            global generator (seed it for a reproducible run).
+        backend: ``"gloo"`` (CPU) or ``"nccl"`` (one GPU per rank); ``None``:
+            :func:`default_backend`.
+        threads: ``torch.set_num_threads`` in every rank; ``None``: this process's thread
+            count divided by ``world_size`` (at least 1), so the ranks do not oversubscribe
+            the cores.
+        timeout: seconds a collective may wait for the other ranks before it fails.
+        start_method: ``"spawn"`` (fresh interpreters: each rank imports torch and gnnkit,
+            seconds per rank, and receives the tensors through shared memory) or, on Linux,
+            ``"fork"`` (the ranks start at once with this process's memory, copy-on-write;
+            do not fork after CUDA has been initialised here, and prefer ``"spawn"`` when
+            this process runs other threads).
+        options: the keyword arguments of :func:`fit_rank` (``lr``, ``epochs``, ``stopping``,
+            ``optimizer``, …; callables must be picklable: module-level functions or
+            ``functools.partial``). ``log`` runs in rank 0's process.
+
+    Returns:
+        rank 0's result with every rank's final weights
+        (:attr:`DistributedFitResult.rank_states`).
+
+    Raises:
+        ValueError: a bad ``world_size``, ``batch_size``, ``backend``, ``start_method`` or
+            ``timeout``.
+        RuntimeError: ``torch.distributed`` or the backend is missing, or the ranks ended with
+            different weights.
+        torch.multiprocessing.ProcessRaisedException: a rank raised (its traceback included).
+    """
+    world_size = _check_positive_int("world_size", world_size)
+    _check_batch_size(batch_size, world_size)
+    if not dist.is_available():
+        raise RuntimeError("torch.distributed is not available in this torch build; "
+                           "use gnnkit.train.node_classification.fit_sampled in one process")
+    if backend is None:
+        backend = default_backend(world_size)
+    if backend not in ("gloo", "nccl"):
+        raise ValueError(f"backend must be 'gloo' (CPU) or 'nccl' (GPU), got {backend!r}")
+    if backend == "gloo" and not dist.is_gloo_available():
+        raise RuntimeError("backend 'gloo' is not available in this torch build")
+    if backend == "nccl" and (not dist.is_nccl_available()
+                              or torch.cuda.device_count() < world_size):
+        raise ValueError(f"backend 'nccl' needs NCCL and {world_size} GPUs (one per rank), "
+                         f"found {torch.cuda.device_count()}; use backend='gloo'")
+    if start_method not in torch.multiprocessing.get_all_start_methods():
+        raise ValueError(f"start_method must be one of "
+                         f"{torch.multiprocessing.get_all_start_methods()} on this platform, got "
+                         f"{start_method!r}")
+    if not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if threads is None:
+        threads = max(1, torch.get_num_threads() // world_size)
+    else:
+        threads = _check_positive_int("threads", threads)
+    if seed is None:
+        seed = int(torch.randint(0, 2**62, (1,)))
+    options = {**options, "fanouts": list(fanouts), "batch_size": batch_size, "seed": seed}
+    data = (x, graph, y, train_mask, val_mask, test_mask)
+    with tempfile.TemporaryDirectory(prefix="gnnkit-ddp-") as out_dir:
+        torch.multiprocessing.start_processes(
+            # a copy: pickling for spawn would move the caller's parameters to shared memory
+            _worker, args=(world_size, free_port(), backend, threads, timeout, out_dir,
+                           copy.deepcopy(model), data, options),
+            nprocs=world_size, join=True, start_method=start_method)
+        outputs = [torch.load(Path(out_dir) / f"rank{rank}.pt", weights_only=False)
+                   for rank in range(world_size)]
+    states = [output["state"] for output in outputs]
+    for rank, state in enumerate(states[1:], start=1):
+        for key, value in state.items():
+            if not torch.equal(value, states[0][key]):
+                raise RuntimeError(f"rank {rank} ended with other weights than rank 0 "
+                                   f"({key!r} differs): the replicas diverged")
+    model.load_state_dict(states[0])
+    first: NodeFitResult = outputs[0]["result"]
+    values = {f.name: getattr(first, f.name) for f in fields(NodeFitResult)}
+    return DistributedFitResult(**values, world_size=world_size, rank_states=states)
