@@ -656,3 +656,24 @@ register_model(ModelEntry("ultragcn", RECOMMENDATION, {
     "zero_item_diagonal": ModelOption(False, bool, "drop G_ii from the item-item graph "
                                                    "(ii_diagonal_zero)"),
 }, _ultragcn, "Mao et al.'s UltraGCN (gnnkit.nn.recsys.UltraGCN)"))
+
+
+def _sheaf4rec(c: Mapping[str, Any], *, num_users: int, num_items: int) -> nn.Module:
+    from gnnkit.nn.recsys import Sheaf4Rec
+
+    return Sheaf4Rec(num_users, num_items, c["embedding_dim"], c["num_layers"],
+                     stalk_dim=c["stalk_dim"], maps=c["maps"], step_size=c["step_size"],
+                     init_std=c["init_std"])
+
+
+register_model(ModelEntry("sheaf4rec", RECOMMENDATION, {
+    **_EMBEDDINGS,
+    "num_layers": ModelOption(5, int, "sheaf convolutions K; the final embedding is the mean "
+                                      "of layers 0..K (--layers; 5 in the official runs)"),
+    "stalk_dim": ModelOption(1, int, "stalk dimension D (embedding_dim / D channels per stalk "
+                                     "dimension); 1 = the official scalar restriction maps"),
+    "maps": ModelOption("diag", str, "restriction maps: diag (D numbers per incidence) or "
+                                     "general (D x D)", choices=("diag", "general")),
+    "step_size": ModelOption(1.0, float, "diffusion step alpha in X - alpha L (X W + b) "
+                                         "(step_size, 1.0)"),
+}, _sheaf4rec, "Purificato et al.'s Sheaf4Rec (gnnkit.nn.recsys.Sheaf4Rec)"))

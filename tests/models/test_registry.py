@@ -31,7 +31,7 @@ def test_models_are_registered_per_task() -> None:
                                                    "nsd-general", "sage")
     assert model_names("graph_classification") == ("ds", "dss", "gin", "gine", "swl")
     assert model_names("graph_property") == ("ds", "dss", "gin", "gine", "swl")
-    assert model_names("recommendation") == ("lightgcn", "mf-bpr", "ultragcn")
+    assert model_names("recommendation") == ("lightgcn", "mf-bpr", "sheaf4rec", "ultragcn")
     assert model_names("link_prediction") == ("gae", "gae-dot", "ncn", "ncnc")
     assert set(model_names()) >= {"gcn", "gat", "ncn", "ncnc", "gae", "gae-dot"}
 

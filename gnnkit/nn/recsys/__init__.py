@@ -29,6 +29,7 @@ from .bpr import (
 )
 from .lightgcn import LightGCN, interaction_matrix
 from .mf import MFBPR
+from .sheaf4rec import Sheaf4Rec
 from .ultragcn import (
     ItemNeighbours,
     UltraGCN,
@@ -45,6 +46,7 @@ __all__ = [
     "BPRTriples",
     "ItemNeighbours",
     "LightGCN",
+    "Sheaf4Rec",
     "UltraGCN",
     "bpr_l2_penalty",
     "bpr_loss",
