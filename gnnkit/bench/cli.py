@@ -29,6 +29,8 @@ from typing import Any
 
 import torch
 
+from gnnkit.train.distributed import env_rank, env_world_size
+
 from ..cli import plain_text
 from .data import data_roots
 from .experiment import (
@@ -59,8 +61,10 @@ DEFAULT_RESULTS_DIR = Path("gnnkit-results")
 
 
 def _say(message: str) -> None:
-    """One line for the user on stderr (stdout carries only the table and --list)."""
-    print(f"gnnkit bench: {message}", file=sys.stderr)
+    """One line for the user on stderr (stdout carries only the table and --list); under
+    ``torchrun`` only rank 0 speaks."""
+    if env_rank() == 0:
+        print(f"gnnkit bench: {message}", file=sys.stderr)
 
 
 def _seeds(text: str) -> list[int]:
@@ -310,7 +314,8 @@ def run(args: argparse.Namespace) -> int:
         _say(str(error))
         return 2
     if args.list:
-        print(_list(registry))
+        if env_rank() == 0:
+            print(_list(registry))
         return 0
     ids = [part for item in args.experiment for part in item.split(",") if part]
     suite = None if args.all or ids else (args.suite or DEFAULT_SUITE)
@@ -339,6 +344,11 @@ def run(args: argparse.Namespace) -> int:
         and sys.argv[1] == "bench" else "gnnkit bench (called from Python)",
         "threads": threads, "threads_chosen_by": reason, "available_cores": cores,
         "load_average_at_start": load}
+    # under torchrun every rank runs this command; only rank 0 reports (sampled node
+    # classification trains data-parallel, everything else runs whole on every rank)
+    rank = env_rank()
+    if env_world_size() > 1:
+        run_info["torchrun_world_size"] = env_world_size()
     # Build (or load) the C++ kernels now: the first use compiles them (about a minute,
     # once per machine), which must not be counted as the first experiment's training time.
     from gnnkit.sparse import prepare_backend
@@ -355,7 +365,7 @@ def run(args: argparse.Namespace) -> int:
                                           data_roots=roots,
                                           max_epochs=args.max_epochs,
                                           time_budget=args.time_budget, registry=registry,
-                                          progress=not args.quiet))
+                                          progress=not args.quiet and rank == 0))
         except (ValueError, ExperimentError) as error:
             _say(f"{experiment.id}: {error}")
             return 2
@@ -364,10 +374,11 @@ def run(args: argparse.Namespace) -> int:
     run_info["total_wall_time_s"] = round(time.perf_counter() - started, 1)
     if not warned:
         _warn_if_busy(run_info["load_average_at_end"], cores, "at the end")
-    print(format_table(results))
-    sys.stdout.flush()  # the table first, then the paths on stderr, in a terminal too
-    written = _write_results(args, results, machine, run_info,
-                             _label(args, ids, suite), started_at)
-    if written:
-        _say("wrote\n" + "\n".join(f"  {path}" for path in written))
+    if rank == 0:
+        print(format_table(results))
+        sys.stdout.flush()  # the table first, then the paths on stderr, in a terminal too
+        written = _write_results(args, results, machine, run_info,
+                                 _label(args, ids, suite), started_at)
+        if written:
+            _say("wrote\n" + "\n".join(f"  {path}" for path in written))
     return 1 if any(r.status == "failed" for r in results) else 0

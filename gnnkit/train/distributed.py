@@ -45,13 +45,15 @@ masks (torch's global generator, seeded from ``(seed, rank)`` at the start of
 (``torch.multiprocessing.spawn``, a free ``127.0.0.1`` port, gloo on CPU, NCCL when
 there is a GPU per rank) and returns rank 0's result, with the trained weights loaded into
 the caller's model. Under ``torchrun`` (one or several machines) call :func:`fit_rank`
-yourself after ``torch.distributed.init_process_group`` (``docs/sampling.md``). Collectives
+yourself after ``torch.distributed.init_process_group`` or :func:`init_from_env`
+(``docs/sampling.md``); ``torchrun -m gnnkit bench`` does so for sampled experiments. Collectives
 time out after ``timeout`` seconds, and a rank that raises makes ``spawn`` stop the others and
 re-raise the error with the rank's traceback.
 """
 
 from __future__ import annotations
 
+import atexit
 import copy
 import math
 import os
@@ -78,9 +80,12 @@ from .node_classification import EarlyStopping, NodeFitResult, evaluate, make_op
 __all__ = [
     "DistributedFitResult",
     "default_backend",
+    "env_rank",
+    "env_world_size",
     "fit_distributed",
     "fit_rank",
     "free_port",
+    "init_from_env",
 ]
 
 #: the gloo backend must use the loopback interface: nothing leaves this machine
@@ -115,6 +120,83 @@ def default_backend(world_size: int) -> str:
             and dist.is_nccl_available()):
         return "nccl"
     return "gloo"
+
+
+def _env_int(name: str, default: int) -> int:
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        return int(text)
+    except ValueError as error:
+        raise ValueError(f"the environment variable {name}={text!r} must be an integer "
+                         "(it is set by torchrun); unset it or fix the launcher") from error
+
+
+def env_world_size() -> int:
+    """``$WORLD_SIZE`` as ``torchrun`` sets it (1 when unset: a plain single process)."""
+    return _env_int("WORLD_SIZE", 1)
+
+
+def env_rank() -> int:
+    """``$RANK`` as ``torchrun`` sets it (0 when unset)."""
+    return _env_int("RANK", 0)
+
+
+def init_from_env(*, backend: str | None = None, timeout: float = 300.0) -> bool:
+    """Join the process group ``torchrun`` describes in the environment (``RANK``,
+    ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``; ``init_method="env://"``), once per
+    process: a second call, or a call with a group already initialised, does nothing.
+
+    Args:
+        backend: ``"gloo"`` or ``"nccl"``; ``None``: NCCL when CUDA is there (each rank on GPU
+            ``$LOCAL_RANK``), else gloo.
+        timeout: seconds a collective may wait for the other ranks.
+
+    Returns:
+        ``True`` when this process is in an initialised group of more than one rank,
+        ``False`` when ``$WORLD_SIZE`` is unset or 1 (nothing is initialised).
+
+    With gloo and a loopback ``MASTER_ADDR`` (``torchrun --nproc_per_node`` on one machine),
+    ``GLOO_SOCKET_IFNAME`` is set to the loopback interface unless already set, as
+    :func:`fit_distributed` does. The group is destroyed when the process exits.
+    """
+    if not dist.is_available():
+        if env_world_size() > 1:
+            raise RuntimeError(f"WORLD_SIZE={env_world_size()} but torch.distributed is not "
+                               "available in this torch build: run a single process")
+        return False
+    if dist.is_initialized():
+        return dist.get_world_size() > 1
+    if env_world_size() <= 1:
+        return False
+    missing = [name for name in ("RANK", "MASTER_ADDR", "MASTER_PORT")
+               if name not in os.environ]
+    if missing:
+        raise RuntimeError(f"WORLD_SIZE={env_world_size()} is set but {', '.join(missing)} "
+                           "is not: launch with torchrun (python -m torch.distributed.run), "
+                           "which sets all four, or unset WORLD_SIZE")
+    if backend is None:
+        backend = "nccl" if torch.cuda.is_available() and dist.is_nccl_available() else "gloo"
+    if backend not in ("gloo", "nccl"):
+        raise ValueError(f"backend must be 'gloo' (CPU) or 'nccl' (GPU), got {backend!r}")
+    if backend == "gloo" and "GLOO_SOCKET_IFNAME" not in os.environ:
+        address = os.environ["MASTER_ADDR"]
+        if address in ("localhost", "::1") or address.startswith("127."):
+            interface = _loopback_interface()
+            if interface is not None:
+                os.environ["GLOO_SOCKET_IFNAME"] = interface
+    if backend == "nccl":
+        torch.cuda.set_device(_env_int("LOCAL_RANK", 0))
+    dist.init_process_group(backend, init_method="env://",
+                            timeout=timedelta(seconds=timeout))
+    atexit.register(_destroy_process_group)
+    return dist.get_world_size() > 1
+
+
+def _destroy_process_group() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _check_positive_int(name: str, value: object) -> int:
@@ -316,6 +398,18 @@ def _loopback_interface() -> str | None:
     return next((name for name in ("lo", "lo0") if name in names), None)
 
 
+#: seconds a rank whose collective failed because a peer went away waits before raising
+_PEER_FAILURE_GRACE = 5.0
+
+
+def _peer_failure(error: BaseException) -> bool:
+    """Whether ``error`` is a collective failing because another rank closed its connection
+    (gloo's "Connection closed by peer" / "Connection reset by peer")."""
+    text = str(error)
+    return isinstance(error, RuntimeError) and ("closed by peer" in text
+                                                or "reset by peer" in text)
+
+
 def _worker(rank: int, world_size: int, port: int, backend: str, threads: int | None,
             timeout: float, out_dir: str, model: torch.nn.Module, data: tuple[Any, ...],
             options: dict[str, Any]) -> None:
@@ -339,6 +433,12 @@ def _worker(rank: int, world_size: int, port: int, backend: str, threads: int | 
         result = fit_rank(model, *data, **options)
         state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
         torch.save({"result": result, "state": state}, Path(out_dir) / f"rank{rank}.pt")
+    except Exception as error:
+        if _peer_failure(error):
+            # a consequence, not the cause: let the rank that failed first exit first, so
+            # spawn reports its error (spawn then stops this rank)
+            time.sleep(_PEER_FAILURE_GRACE)
+        raise
     finally:
         dist.destroy_process_group()
 

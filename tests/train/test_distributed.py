@@ -220,7 +220,11 @@ def test_a_crashed_rank_is_an_error_not_a_hang() -> None:
     torch.manual_seed(0)
     model = FailsOnRankOne(5, 8, 3).double()
     started = time.perf_counter()
-    with pytest.raises(mp.ProcessRaisedException, match="rank 1 fails on purpose"):
+    # the launcher lets the rank that failed first report (the surviving rank waits before
+    # raising its "closed by peer" error); on a heavily loaded machine the survivor can still
+    # be reported first, which is an error too, not a hang: the point of this test
+    with pytest.raises(mp.ProcessRaisedException,
+                       match=r"rank 1 fails on purpose|closed by peer|reset by peer"):
         fit_distributed(2, model, x, A, y, train, val, test, fanouts=[2, 2], batch_size=8,
                         seed=0, epochs=2, threads=1, timeout=60, start_method="fork")
     assert time.perf_counter() - started < 30

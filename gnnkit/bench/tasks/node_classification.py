@@ -1,7 +1,9 @@
 """The node-classification task: Planetoid / geom-gcn graphs, GCN/GAT, accuracy.
 
 ``[training]`` is :class:`TrainingSpec`; one seed is :func:`train_node_classifier`, which
-builds the model from the registry and runs :func:`gnnkit.train.node_classification.fit`.
+builds the model from the registry and runs :func:`gnnkit.train.node_classification.fit`
+(with ``[training.sampling]``: ``fit_sampled``, or ``fit_rank`` data-parallel under
+``torchrun``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import torch
 
 from gnnkit.models import build_model
 from gnnkit.sparse import SparseMatrix
+from gnnkit.train.distributed import env_world_size, fit_rank, init_from_env
 from gnnkit.train.node_classification import (
     STOPPING_RULES,
     WEIGHT_DECAY_SCOPES,
@@ -129,7 +132,14 @@ def parse_sampling(table: Any, path: Path | None) -> dict[str, Any] | None:
 
 
 def _trainer(training: TrainingSpec) -> Any:
-    """:func:`fit` (full-batch), or :func:`fit_sampled` with ``[training.sampling]``."""
+    """:func:`fit` (full-batch), or with ``[training.sampling]``: :func:`fit_sampled` in one
+    process, and under ``torchrun`` (``$WORLD_SIZE > 1``)
+    :func:`gnnkit.train.distributed.fit_rank` data-parallel in the process group, which is
+    joined here from the environment the first time
+    (:func:`~gnnkit.train.distributed.init_from_env`, gloo on CPU). ``batch_size`` is then
+    the seeds per step over all ranks (a multiple of the world size), and every rank returns
+    the same metrics (rank 0's evaluation, broadcast). Full-batch experiments run whole on
+    every rank."""
     sampling = training.sampling
     if sampling is None:
         return fit
@@ -137,9 +147,16 @@ def _trainer(training: TrainingSpec) -> Any:
     def sampled(model: torch.nn.Module, x: Any, graph: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(x, SparseMatrix):  # mini-batches gather feature rows: densify once
             x = x.to_dense()
-        return fit_sampled(model, x, graph, *args, fanouts=sampling["fanouts"],
-                           batch_size=sampling["batch_size"],
-                           num_workers=sampling["workers"], **kwargs)
+        options = {"fanouts": sampling["fanouts"], "batch_size": sampling["batch_size"],
+                   "num_workers": sampling["workers"]}
+        if env_world_size() > 1 and init_from_env():
+            sheaf_weight_decay = kwargs.pop("sheaf_weight_decay", None)
+            if sheaf_weight_decay is not None:
+                raise ValueError("training.sheaf_weight_decay is not supported by the "
+                                 "data-parallel trainer (torchrun, WORLD_SIZE > 1); remove it "
+                                 "or run in one process")
+            return fit_rank(model, x, graph, *args, **options, **kwargs)
+        return fit_sampled(model, x, graph, *args, **options, **kwargs)
 
     return sampled
 
