@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import atexit
 import copy
-import math
 import os
 import socket
 import tempfile
@@ -69,13 +68,17 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import Tensor
-from torch.nn import functional as F
 
 from gnnkit.data.loader import NeighborLoader
 from gnnkit.data.sampling import sampling_generator
 from gnnkit.sparse import SparseMatrix
 
-from .node_classification import EarlyStopping, NodeFitResult, evaluate, make_optimizer
+from .node_classification import (
+    NodeFitResult,
+    _RunRecord,
+    _train_sampled_epoch,
+    make_optimizer,
+)
 
 __all__ = [
     "DistributedFitResult",
@@ -333,26 +336,16 @@ def fit_rank(
     net: torch.nn.Module = model
     if distributed:
         net = torch.nn.parallel.DistributedDataParallel(model)
-    stopper = EarlyStopping(stopping, patience)
-    masks = {"val": val_mask} if test_mask is None else {"val": val_mask, "test": test_mask}
-    history: list[dict[str, float]] = []
-    selected: dict[str, float] = {}
-    best_state: dict[str, Any] | None = None
-    stopped: str | None = None
-    started = time.perf_counter()
+    run = _RunRecord(model, x, graph, y, val_mask, test_mask, stopping=stopping,
+                     patience=patience, time_budget=time_budget,
+                     keep_best_state=keep_best_state, log=log)
     for epoch in range(1, epochs + 1):
         model.train()
         tick = time.perf_counter()
         loader.set_epoch(epoch - 1)
-        total = torch.zeros(2, dtype=torch.float64)  # Σ loss · seeds, Σ seeds
-        for batch in loader:
-            optim.zero_grad(set_to_none=True)
-            logits = net(x[batch.n_id], list(batch.matrices))
-            loss = F.cross_entropy(logits, y[batch.n_id[: batch.num_seeds]])
-            loss.backward()  # DDP: the gradients are averaged over the ranks here
-            optim.step()
-            total += torch.tensor([float(loss.detach()) * batch.num_seeds, batch.num_seeds],
-                                  dtype=torch.float64)
+        # Σ loss · seeds, Σ seeds of this rank's batches; DDP averages the gradients in backward
+        total = torch.tensor(_train_sampled_epoch(net, optim, loader, x, y),
+                             dtype=torch.float64)
         if distributed:
             if dist.get_backend() == "nccl":
                 total = total.to(x.device)
@@ -360,33 +353,13 @@ def fit_rank(
         train_seconds = time.perf_counter() - tick
         message: tuple[dict[str, float], bool] | None = None
         if rank == 0:
-            tick = time.perf_counter()
-            entry: dict[str, float] = {"epoch": epoch, "train_seconds": train_seconds}
-            entry.update(evaluate(model, x, graph, y, masks))
-            entry["loss"] = float(total[0] / total[1].clamp(min=1))
-            entry["eval_seconds"] = time.perf_counter() - tick
-            over_budget = (time_budget is not None
-                           and time.perf_counter() - started > time_budget)
-            message = (entry, over_budget)
+            # rank 0 evaluates and reads the budget's clock; every rank files the same numbers
+            entry = run.entry(epoch, train_seconds, total[0] / total[1].clamp(min=1))
+            message = (entry, run.over_budget())
         entry, over_budget = _broadcast(message)
-        history.append(entry)
-        stop = stopper.step(epoch, entry["val_loss"], entry["val_acc"])
-        if stopper.selected_epoch == epoch:
-            selected = entry
-            if keep_best_state:
-                best_state = copy.deepcopy(model.state_dict())
-        if log is not None and rank == 0:
-            log(entry)
-        if stop:
-            stopped = f"early stopping ({stopping}, patience {patience}) after epoch {epoch}"
+        if run.record(epoch, entry, epochs=epochs, over_budget=over_budget, log=rank == 0):
             break
-        if over_budget:
-            if epoch < epochs:
-                stopped = f"time budget {time_budget:g} s reached after epoch {epoch}"
-            break
-    return NodeFitResult(selected_epoch=int(selected["epoch"]), val_acc=selected["val_acc"],
-                         test_acc=selected.get("test_acc", math.nan), epochs=len(history),
-                         history=history, stopped=stopped, best_state=best_state)
+    return run.result()
 
 
 def _loopback_interface() -> str | None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from gnnkit.data.loader import NeighborLoader
+from gnnkit.data.sampling import SampledSubgraph
 from gnnkit.metrics import accuracy
 from gnnkit.sparse import SparseMatrix
 
@@ -226,6 +227,107 @@ class NodeFitResult:
         return sum(entry["train_seconds"] for entry in self.history)
 
 
+class _RunRecord:
+    """The epoch bookkeeping of a node-classification loop, shared by :func:`fit` (and so
+    :func:`fit_sampled`) and :func:`gnnkit.train.distributed.fit_rank`: the full-batch
+    evaluation of every epoch, the history, the stopping rule with its selected epoch (and
+    that epoch's ``state_dict``), the time budget, why training ended, and the result.
+
+    Created where training starts (it starts the budget's clock). Per epoch: :meth:`entry`
+    evaluates, :meth:`record` files the entry and says whether to stop; then :meth:`result`.
+    """
+
+    def __init__(self, model: torch.nn.Module, x: Any, graph: Any, y: Tensor,
+                 val_mask: Tensor, test_mask: Tensor | None, *, stopping: str, patience: int,
+                 time_budget: float | None, keep_best_state: bool,
+                 log: Callable[[dict[str, float]], None] | None) -> None:
+        self.model, self.x, self.graph, self.y = model, x, graph, y
+        self.masks = ({"val": val_mask} if test_mask is None
+                      else {"val": val_mask, "test": test_mask})
+        self.stopper = EarlyStopping(stopping, patience)
+        self.stopping, self.patience, self.time_budget = stopping, patience, time_budget
+        self.keep_best_state, self.log = keep_best_state, log
+        self.history: list[dict[str, float]] = []
+        self.selected: dict[str, float] = {}
+        self.best_state: dict[str, Any] | None = None
+        self.stopped: str | None = None
+        self.started = time.perf_counter()
+
+    def entry(self, epoch: int, train_seconds: float, loss: Tensor | float) -> dict[str, float]:
+        """Epoch ``epoch``'s history entry: its training time and loss and the full-batch
+        evaluation of every mask (``eval_seconds`` times the evaluation)."""
+        tick = time.perf_counter()
+        entry: dict[str, float] = {"epoch": epoch, "train_seconds": train_seconds}
+        entry.update(evaluate(self.model, self.x, self.graph, self.y, self.masks))
+        entry["loss"] = float(loss.detach()) if isinstance(loss, Tensor) else float(loss)
+        entry["eval_seconds"] = time.perf_counter() - tick
+        return entry
+
+    def over_budget(self) -> bool:
+        """Whether the time budget (if any) is spent."""
+        return (self.time_budget is not None
+                and time.perf_counter() - self.started > self.time_budget)
+
+    def record(self, epoch: int, entry: dict[str, float], *, epochs: int,
+               over_budget: bool | None = None, log: bool = True) -> bool:
+        """File epoch ``epoch``'s ``entry``; ``True`` when training stops after it.
+
+        ``over_budget``: the budget's verdict when the caller decided it (``fit_rank``: rank
+        0's clock, broadcast); ``None`` reads the clock here, after the entry is logged.
+        ``log``: call the ``log`` callback (``fit_rank`` logs on rank 0 only).
+        """
+        self.history.append(entry)
+        stop = self.stopper.step(epoch, entry["val_loss"], entry["val_acc"])
+        if self.stopper.selected_epoch == epoch:
+            self.selected = entry
+            if self.keep_best_state:
+                self.best_state = copy.deepcopy(self.model.state_dict())
+        if self.log is not None and log:
+            self.log(entry)
+        if stop:
+            self.stopped = (f"early stopping ({self.stopping}, patience {self.patience}) "
+                            f"after epoch {epoch}")
+            return True
+        if over_budget is None:
+            over_budget = self.over_budget()
+        if over_budget:
+            if epoch < epochs:
+                self.stopped = f"time budget {self.time_budget:g} s reached after epoch {epoch}"
+            return True
+        return False
+
+    def result(self) -> NodeFitResult:
+        """The selected epoch's numbers and the whole history."""
+        selected = self.selected
+        return NodeFitResult(selected_epoch=int(selected["epoch"]), val_acc=selected["val_acc"],
+                             test_acc=selected.get("test_acc", math.nan),
+                             epochs=len(self.history), history=self.history,
+                             stopped=self.stopped, best_state=self.best_state)
+
+
+def _train_sampled_epoch(net: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                         loader: Iterable[SampledSubgraph], x: Tensor, y: Tensor
+                         ) -> tuple[float, int]:
+    """One pass over ``loader``'s batches, one optimizer step per batch on the mean
+    cross-entropy of its seeds (``net(x[n_id], matrices) → (B, C)``); shared by
+    :func:`fit_sampled` and :func:`gnnkit.train.distributed.fit_rank` (where ``net`` is the
+    DDP wrapper, which averages the gradients over the ranks in ``backward``).
+
+    Returns:
+        ``(Σ batch loss · batch seeds, Σ batch seeds)``, summed in float64 in batch order.
+    """
+    total, count = 0.0, 0
+    for batch in loader:
+        optimizer.zero_grad(set_to_none=True)
+        logits = net(x[batch.n_id], list(batch.matrices))
+        loss = F.cross_entropy(logits, y[batch.n_id[: batch.num_seeds]])
+        loss.backward()
+        optimizer.step()
+        total += float(loss.detach()) * batch.num_seeds
+        count += batch.num_seeds
+    return total, count
+
+
 def fit(
     model: torch.nn.Module,
     x: Any,
@@ -277,13 +379,9 @@ def fit(
     optimizer = make_optimizer(model, lr=lr, weight_decay=weight_decay,
                                weight_decay_scope=weight_decay_scope,
                                sheaf_weight_decay=sheaf_weight_decay)
-    stopper = EarlyStopping(stopping, patience)
-    masks = {"val": val_mask} if test_mask is None else {"val": val_mask, "test": test_mask}
-    history: list[dict[str, float]] = []
-    selected: dict[str, float] = {}
-    best_state: dict[str, Any] | None = None
-    stopped: str | None = None
-    started = time.perf_counter()
+    run = _RunRecord(model, x, graph, y, val_mask, test_mask, stopping=stopping,
+                     patience=patience, time_budget=time_budget,
+                     keep_best_state=keep_best_state, log=log)
     for epoch in range(1, epochs + 1):
         model.train()
         tick = time.perf_counter()
@@ -294,29 +392,10 @@ def fit(
             optimizer.step()
         else:
             loss = train_epoch(model, optimizer)
-        entry: dict[str, float] = {"epoch": epoch, "train_seconds": time.perf_counter() - tick}
-        tick = time.perf_counter()
-        entry.update(evaluate(model, x, graph, y, masks))
-        entry["loss"] = float(loss.detach())
-        entry["eval_seconds"] = time.perf_counter() - tick
-        history.append(entry)
-        stop = stopper.step(epoch, entry["val_loss"], entry["val_acc"])
-        if stopper.selected_epoch == epoch:
-            selected = entry
-            if keep_best_state:
-                best_state = copy.deepcopy(model.state_dict())
-        if log is not None:
-            log(entry)
-        if stop:
-            stopped = f"early stopping ({stopping}, patience {patience}) after epoch {epoch}"
+        entry = run.entry(epoch, time.perf_counter() - tick, loss)
+        if run.record(epoch, entry, epochs=epochs):
             break
-        if time_budget is not None and time.perf_counter() - started > time_budget:
-            if epoch < epochs:
-                stopped = f"time budget {time_budget:g} s reached after epoch {epoch}"
-            break
-    return NodeFitResult(selected_epoch=int(selected["epoch"]), val_acc=selected["val_acc"],
-                         test_acc=selected.get("test_acc", math.nan), epochs=len(history),
-                         history=history, stopped=stopped, best_state=best_state)
+    return run.result()
 
 
 def fit_sampled(
@@ -359,16 +438,7 @@ def fit_sampled(
                             seed=seed, num_workers=num_workers)
 
     def train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> Tensor:
-        total, count = 0.0, 0
-        for batch in loader:
-            optimizer.zero_grad(set_to_none=True)
-            batch_seeds = batch.n_id[: batch.num_seeds]
-            logits = model(x[batch.n_id], list(batch.matrices))
-            loss = F.cross_entropy(logits, y[batch_seeds])
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * batch.num_seeds
-            count += batch.num_seeds
+        total, count = _train_sampled_epoch(model, optimizer, loader, x, y)
         return torch.tensor(total / max(count, 1))
 
     return fit(model, x, graph, y, train_mask, val_mask, test_mask, train_epoch=train_epoch,
