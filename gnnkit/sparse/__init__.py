@@ -30,7 +30,17 @@ from .index import (
     split_keys,
 )
 from .matrix import SparseMatrix
-from .ops import REDUCTIONS, edge_softmax, intersect_rows, scatter, sddmm, segment, spmm, spspmm
+from .ops import (
+    REDUCTIONS,
+    edge_softmax,
+    intersect_aggregate,
+    intersect_rows,
+    scatter,
+    sddmm,
+    segment,
+    spmm,
+    spspmm,
+)
 from .structural import (
     add_self_loops,
     bipartite_normalize,
@@ -68,6 +78,7 @@ __all__ = [
     "index_from_counts",
     "index_from_ptr",
     "induced_subgraph",
+    "intersect_aggregate",
     "intersect_rows",
     "k_hop",
     "pair_keys",

@@ -387,6 +387,75 @@ def _(rowptr, col, left, right):  # type: ignore[no-untyped-def]
     return col.new_empty(left.shape[0] + 1), col.new_empty(num_common)
 
 
+@torch.library.custom_op(f"{_LIB}::intersect_aggregate", mutates_args=())
+def intersect_aggregate_op(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor, x: Tensor
+) -> Tensor:
+    """``out[k] = Σ_{c ∈ cols(left[k]) ∩ cols(right[k])} x[c]`` (rows sorted)."""
+    return get_kernel("intersect_aggregate", x.device)(rowptr, col, left, right, x)
+
+
+@intersect_aggregate_op.register_fake
+def _(rowptr, col, left, right, x):  # type: ignore[no-untyped-def]
+    return x.new_empty([left.shape[0], *x.shape[1:]])
+
+
+def _intersect_aggregate_setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+    rowptr, col, left, right, x = inputs
+    ctx.num_cols = x.shape[0]
+    ctx.save_for_backward(rowptr, col, left, right)
+
+
+def _intersect_aggregate_backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+    rowptr, col, left, right = ctx.saved_tensors
+    grad_x = None
+    if ctx.needs_input_grad[4]:
+        grad_x = intersect_aggregate_backward_op(rowptr, col, left, right, grad.contiguous(),
+                                                 ctx.num_cols)
+    return None, None, None, None, grad_x
+
+
+intersect_aggregate_op.register_autograd(
+    _intersect_aggregate_backward, setup_context=_intersect_aggregate_setup
+)
+
+
+@torch.library.custom_op(f"{_LIB}::intersect_aggregate_backward", mutates_args=())
+def intersect_aggregate_backward_op(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor, grad: Tensor, num_cols: int
+) -> Tensor:
+    """``grad_x[c] = Σ_{k : c ∈ cols(left[k]) ∩ cols(right[k])} grad[k]``, one pass over the
+    same intersections (no transposed set matrix)."""
+    return get_kernel("intersect_aggregate_backward", grad.device)(
+        rowptr, col, left, right, grad, num_cols
+    )
+
+
+@intersect_aggregate_backward_op.register_fake
+def _(rowptr, col, left, right, grad, num_cols):  # type: ignore[no-untyped-def]
+    return grad.new_empty([num_cols, *grad.shape[1:]])
+
+
+def _intersect_aggregate_backward_setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor
+                                        ) -> None:
+    rowptr, col, left, right, _grad, _num_cols = inputs
+    ctx.save_for_backward(rowptr, col, left, right)
+
+
+def _intersect_aggregate_double_backward(ctx: Any, grad_grad_x: Tensor) -> tuple[Any, ...]:
+    # The backward is linear in ``grad``, and its adjoint is the forward op.
+    rowptr, col, left, right = ctx.saved_tensors
+    grad_grad = None
+    if ctx.needs_input_grad[4]:
+        grad_grad = intersect_aggregate_op(rowptr, col, left, right, grad_grad_x.contiguous())
+    return None, None, None, None, grad_grad, None
+
+
+intersect_aggregate_backward_op.register_autograd(
+    _intersect_aggregate_double_backward, setup_context=_intersect_aggregate_backward_setup
+)
+
+
 @torch.library.custom_op(f"{_LIB}::spspmm_expand", mutates_args=())
 def spspmm_expand_op(
     a_rowptr: Tensor, a_col: Tensor, b_rowptr: Tensor, b_col: Tensor, num_cols: int

@@ -16,6 +16,7 @@ DOCUMENTED = {
         "segment",
         "scatter",
         "intersect_rows",
+        "intersect_aggregate",
         "spspmm",
     ],
     "gnnkit.sparse.structural": [

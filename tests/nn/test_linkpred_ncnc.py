@@ -378,3 +378,59 @@ def test_training_scores_every_candidate_as_drawn(monkeypatch: pytest.MonkeyPatc
     with predictor.cached_candidates():
         predictor._candidate_logits(H, graph(), links, 1)
     assert [n for n, d in scored if d == 1] == [3]
+
+
+def test_evaluation_scores_a_link_and_its_reverse_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    predictor = NCNCPredictor(2, 8, depth=1).eval()
+    links = torch.tensor([[0, 4, 3, 1], [4, 0, 1, 3]])
+    expected = _per_link_logits(predictor, H, graph(), links, 1)
+    scored: list[tuple[int, int]] = []
+    original = predictor._score_links
+    monkeypatch.setattr(predictor, "_score_links",
+                        lambda f, A, l, d: scored.append((l.shape[1], d)) or original(f, A, l, d))
+    got = predictor._candidate_logits(H, graph(), links, 1)
+    assert [n for n, d in scored if d == 1] == [2]
+    # the depth-0 scorer is symmetric bit for bit: (j, u) and (u, j) get the same logit
+    assert torch.equal(got[0], got[1]) and torch.equal(got[2], got[3])
+    torch.testing.assert_close(got, expected)
+
+
+def _random_graph(n: int, m: int, seed: int) -> SparseMatrix:
+    generator = torch.Generator().manual_seed(seed)
+    edges = torch.randint(0, n, (2, m), generator=generator)
+    edges = edges[:, edges[0] != edges[1]]
+    return SparseMatrix.from_edge_index(torch.cat([edges, edges.flip(0)], 1), shape=n)
+
+
+@pytest.mark.parametrize(("depth", "learnable_pt"), [(1, False), (2, False), (1, True)])
+def test_dense_and_sorted_evaluation_caches_agree_with_uncached_scoring(
+        depth: int, learnable_pt: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dense cache pools N(i) with zero weights on N(j) in place of the set difference
+    (bit-identical to the sorted cache's set path); both equal scoring without a cache."""
+    import gnnkit.nn.linkpred.ncnc as ncnc_module
+
+    torch.manual_seed(0)
+    n = 40
+    A = _random_graph(n, 160, 1)
+    h = torch.randn(n, 6)
+    predictor = NCNCPredictor(6, 8, depth=depth, node_mlp=True,
+                              learnable_pt=learnable_pt).eval()
+    generator = torch.Generator().manual_seed(2)
+    batches = [torch.randint(0, n, (2, 25), generator=generator) for _ in range(3)]
+    with torch.no_grad():
+        expected = [predictor(h, A, pairs) for pairs in batches]
+        results = {}
+        for name, limit in (("dense", n * n), ("sorted", n * n - 1)):
+            monkeypatch.setattr(ncnc_module, "DENSE_CACHE_MAX_ENTRIES", limit)
+            with predictor.cached_candidates():
+                results[name] = [predictor(h, A, pairs) for pairs in batches]
+                caches = [entry[1] for key, entry in predictor._cache.items()
+                          if key[0] != "graph"]
+                # one cache per scorer depth
+                assert len(caches) == depth
+                assert all(cache.dense == (name == "dense") for cache in caches)
+    for got_dense, got_sorted, want in zip(results["dense"], results["sorted"], expected,
+                                           strict=True):
+        assert torch.equal(got_dense, got_sorted)
+        torch.testing.assert_close(got_dense, want)

@@ -181,7 +181,13 @@ def _difference(
     member_key = pair_keys(member_pair, nodes, rows.numel(), num_nodes, check=False)
     common_key = pair_keys(common.pair_index(), common.nodes, rows.numel(), num_nodes,
                            check=False)
-    keep = ~torch.isin(member_key, common_key)
+    # both key lists are ascending (pair-major; a coalesced row and an intersection list
+    # their columns in ascending order), so membership is a binary search, not isin's sort
+    position = torch.searchsorted(common_key, member_key)
+    if common_key.numel():
+        keep = common_key[position.clamp_(max=common_key.numel() - 1)] != member_key
+    else:
+        keep = torch.ones_like(member_key, dtype=torch.bool)
     return NeighborSets(ptr_from_index(member_pair[keep], rows.numel(), check=False),
                         nodes[keep])
 

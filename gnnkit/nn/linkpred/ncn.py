@@ -10,8 +10,12 @@ Given node representations ``h = MPNN(x, A)`` (any encoder, e.g.
         + \\mathrm{MLP}_{pair}(h_i \\odot h_j)\\Big),
     \\qquad x = h + \\mathrm{MLP}_{node}(h) \\ \\text{(or } x = h\\text{)}
 
-with a learnt scalar ``β`` (initialised to ``beta``). The sum over common neighbours is a
-sparse row intersection followed by a segment sum — ``O(Σ deg(i) + deg(j))`` per batch.
+with a learnt scalar ``β`` (initialised to ``beta``). The sum over common neighbours is one
+fused pass, :func:`gnnkit.sparse.intersect_aggregate`, that intersects the two rows and adds
+the matching rows of ``x`` without storing the sets (its backward intersects again) —
+``O(Σ deg(i) + deg(j))`` per batch. Variants whose pooled term is not the plain
+common-neighbour set (``"ncn2"``, ``"ncn-diff"``, and subclasses that add terms) build the sets
+(:func:`~gnnkit.nn.linkpred.heuristics.common_neighbor_sets`) and pool them with ``spmm``.
 
 Variants (the paper's ablations, as ``variant=``):
 
@@ -39,7 +43,7 @@ import torch
 from torch import Tensor, nn
 
 from gnnkit.nn.conv.message_passing import GraphCache, GraphCacheOwner, as_sparse_matrix
-from gnnkit.sparse import SparseMatrix, spspmm
+from gnnkit.sparse import SparseMatrix, intersect_aggregate, spspmm
 
 from .dropout import ExactDropout
 from .encoder import drop_entries, reset_module
@@ -54,6 +58,13 @@ from .heuristics import (
 __all__ = ["NCN_VARIANTS", "NCNPredictor", "prepare_graph"]
 
 NCN_VARIANTS = ("ncn", "cn-count", "ncn2", "ncn-diff", "cn-only")
+
+# Variants whose MLP_cn input is the plain, unweighted common-neighbour term alone.
+_FUSED_VARIANTS = ("ncn", "cn-count", "cn-only")
+# Pool the common neighbours with the fused intersect_aggregate (True) or through the
+# materialised sets (False; the path of every other variant). On CPU both give bit-identical
+# outputs and gradients; the switch exists for the tests that check exactly that.
+_FUSED_COMMON_POOL = True
 
 
 def prepare_graph(graph: Any, num_nodes: int) -> SparseMatrix:
@@ -207,11 +218,18 @@ class NCNPredictor(GraphCacheOwner):
         """Logits for validated inputs: ``A`` a coalesced pattern, ``pairs`` int64 ``(2, B)``;
         ``depth`` is the completion depth (always 0 for NCN)."""
         x = h + self.node_mlp(h) if self.node_mlp is not None else h
-        sets = self.common_neighbor_terms(h, A, pairs, depth)
-        hidden = self.cn_mlp(self._pool(x, sets)) * self.beta
+        sets: list[NeighborSets] | None = None
+        if self._fuses_common_pool():
+            pooled = self._pool_common_neighbors(x, A, pairs)
+        else:
+            sets = self.common_neighbor_terms(h, A, pairs, depth)
+            pooled = self._pool(x, sets)
+        hidden = self.cn_mlp(pooled) * self.beta
         if self.pair_mlp is not None:
             hidden = hidden + self.pair_mlp(h[pairs[0]] * h[pairs[1]])
         if self.extra_mlp is not None:
+            if sets is None:  # not reached: the variants with an extra term never fuse
+                sets = self.common_neighbor_terms(h, A, pairs, depth)
             hidden = hidden + self.extra_mlp(self._pool(x, self._extra_sets(A, pairs, sets[0])))
         return self.head(hidden).squeeze(-1)
 
@@ -231,6 +249,33 @@ class NCNPredictor(GraphCacheOwner):
         if h.shape[1] != self.in_channels:
             raise ValueError(f"h has width {h.shape[1]} but in_channels={self.in_channels}")
         return h
+
+    def _fuses_common_pool(self) -> bool:
+        """Whether ``MLP_cn``'s input is the plain, unweighted common-neighbour term — the
+        ``"ncn"``, ``"cn-only"`` and ``"cn-count"`` variants with NCN's own
+        :meth:`common_neighbor_terms` (a subclass that overrides it may add weighted terms) —
+        which :meth:`_pool_common_neighbors` computes without building the sets."""
+        return (
+            _FUSED_COMMON_POOL
+            and self.variant in _FUSED_VARIANTS
+            and type(self).common_neighbor_terms is NCNPredictor.common_neighbor_terms
+        )
+
+    def _pool_common_neighbors(self, x: Tensor, A: SparseMatrix, pairs: Tensor) -> Tensor:
+        """``MLP_cn``'s input from the plain common neighbourhoods, in one fused pass:
+        ``Σ_{k ∈ N(i) ∩ N(j)} x_k`` ``(B, F)``, or ``|N(i) ∩ N(j)|`` ``(B, 1)`` for
+        ``"cn-count"``.
+
+        Same summation order as :meth:`_pool` of :func:`common_neighbor_sets` on the
+        reference and cpu backends (increasing node id per pair; gradient rows added in
+        increasing pair order), so the results are bit-identical there. The count sums ones
+        in float64 — exact below ``2⁵³`` — and rounds once to ``x``'s dtype, as the set
+        sizes did.
+        """
+        if self.variant == "cn-count":
+            ones = torch.ones(A.num_cols, 1, dtype=torch.float64, device=x.device)
+            return intersect_aggregate(A, pairs[0], pairs[1], ones).to(x.dtype)
+        return intersect_aggregate(A, pairs[0], pairs[1], x)
 
     def _pool(self, x: Tensor, sets: list[NeighborSets]) -> Tensor:
         if self.variant == "cn-count":

@@ -56,10 +56,17 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from gnnkit.sparse import SparseMatrix, pair_keys, ptr_from_index, split_keys
+from gnnkit.sparse import SparseMatrix, index_from_ptr, pair_keys, ptr_from_index, split_keys
 
+from . import ncn as ncn_module
 from .encoder import drop_entries, reset_module
-from .heuristics import NeighborSets, check_pairs, common_neighbor_sets, exclusive_neighbor_sets
+from .heuristics import (
+    NeighborSets,
+    _row_members,
+    check_pairs,
+    common_neighbor_sets,
+    exclusive_neighbor_sets,
+)
 from .ncn import NCNPredictor
 
 __all__ = ["NCNCPredictor", "calibrate_probability", "subsample_sets"]
@@ -110,6 +117,70 @@ def subsample_sets(sets: NeighborSets, max_size: int, num_nodes: int,
     return NeighborSets(ptr, unique_node, merged)
 
 
+#: candidate links scored per chunk, and target pairs per chunk, in evaluation on a CPU at
+#: most (see ``_score_links`` and ``forward``)
+CPU_CHUNK_SIZE = 8192
+
+#: evaluation caches of at most this many ``N²`` entries are dense tables (lookups are one
+#: gather, no sort of the listed candidates); larger graphs keep sorted keys
+DENSE_CACHE_MAX_ENTRIES = 1 << 26
+
+
+class _LogitCache:
+    """Logits of distinct link keys (``pair_keys`` of ``(min, max)``) for one evaluation.
+
+    Graphs with ``N² ≤ DENSE_CACHE_MAX_ENTRIES`` (ogbl-ddi: 18 M) use a dense ``N²`` table
+    with a ``known`` mask: 405 M listed candidates of a full ddi evaluation are then looked up
+    by gathering, not sorted. Larger graphs keep the known keys sorted with their logits and
+    look up by binary search.
+    """
+
+    def __init__(self, num_nodes: int, dtype: torch.dtype, device: torch.device) -> None:
+        self.dense = num_nodes * num_nodes <= DENSE_CACHE_MAX_ENTRIES
+        if self.dense:
+            self.table = torch.zeros(num_nodes * num_nodes, dtype=dtype, device=device)
+            self.known = torch.zeros(num_nodes * num_nodes, dtype=torch.bool, device=device)
+        else:
+            self.keys = torch.empty(0, dtype=torch.long, device=device)
+            self.logits = torch.empty(0, dtype=dtype, device=device)
+        self._edges: Tensor | None = None
+
+    def edge_mask(self, A: SparseMatrix) -> Tensor:
+        """``(N²,)`` bool, ``True`` at ``row · N + col`` of every stored entry of ``A`` (dense
+        caches only; built once)."""
+        if self._edges is None:
+            n = A.num_rows
+            rows = index_from_ptr(A.rowptr.long(), total=A.nnz, check=False)
+            self._edges = torch.zeros(n * n, dtype=torch.bool, device=A.col.device)
+            self._edges[rows * n + A.col.long()] = True
+        return self._edges
+
+    def lookup(self, keys: Tensor) -> Tensor:
+        """``(M,)`` bool: which keys have a logit."""
+        if self.dense:
+            return self.known[keys]
+        if self.keys.numel() == 0:
+            return torch.zeros(keys.numel(), dtype=torch.bool, device=keys.device)
+        position = torch.searchsorted(self.keys, keys).clamp_(max=self.keys.numel() - 1)
+        return self.keys[position] == keys
+
+    def store(self, keys: Tensor, logits: Tensor) -> None:
+        """Add the logits of new, distinct ``keys``."""
+        if self.dense:
+            self.table[keys] = logits
+            self.known[keys] = True
+            return
+        merged = torch.cat([self.keys, keys])
+        order = torch.argsort(merged)
+        self.keys, self.logits = merged[order], torch.cat([self.logits, logits])[order]
+
+    def get(self, keys: Tensor) -> Tensor:
+        """Logits of keys that are all known."""
+        if self.dense:
+            return self.table[keys]
+        return self.logits[torch.searchsorted(self.keys, keys)]
+
+
 class NCNCPredictor(NCNPredictor):
     """NCNC link predictor: NCN on a common neighbourhood completed by its own predictions.
 
@@ -126,7 +197,8 @@ class NCNCPredictor(NCNPredictor):
         train_max_candidates / test_max_candidates: subsample candidate sets larger than this
             in training / evaluation (official ``trndeg``/``tstdeg``); ``None`` = exact.
         chunk_size: score candidate links in chunks of this many pairs (memory only; official
-            ``splitsize``).
+            ``splitsize``). In evaluation on a CPU chunks hold at most ``CPU_CHUNK_SIZE``
+            (8192) links.
         official_recursion: feed the candidate scorer the pooled features and a freshly
             edge-dropped graph, as the official code does (see the module docstring);
             ``False``: ``NCNC_{d-1}`` on ``h`` and the same graph.
@@ -182,7 +254,7 @@ class NCNCPredictor(NCNPredictor):
         if self.pt_mlp is not None:
             reset_module(self.pt_mlp)
         # evaluation cache of candidate logits (see cached_candidates); not module state
-        self._cache: dict[tuple[Any, ...], tuple[Any, Tensor, Tensor]] | None = None
+        self._cache: dict[tuple[Any, ...], tuple[Any, Any]] | None = None
         self._cache_owner: tuple[int, int] | None = None
         self._cache_h: Tensor | None = None
 
@@ -219,7 +291,15 @@ class NCNCPredictor(NCNPredictor):
     def forward(self, h: Tensor, graph: Any, pairs: Tensor) -> Tensor:
         """Logits ``(B,)`` of the links ``pairs`` ``(2, B)`` given ``h`` ``(N, F)`` and the
         message-passing graph (see :class:`NCNPredictor`)."""
-        if self._cache is None or self.training:
+        if self.training:
+            return super().forward(h, graph, pairs)
+        if (isinstance(pairs, Tensor) and pairs.dim() == 2 and pairs.shape[1] > CPU_CHUNK_SIZE
+                and h.device.type == "cpu" and self.test_max_candidates is None):
+            # evaluation on a CPU: a pair's logit does not depend on the other pairs of its
+            # batch, and chunks keep the ~2·deg-per-pair completion temporaries in cache
+            return torch.cat([self.forward(h, graph, pairs[:, start:start + CPU_CHUNK_SIZE])
+                              for start in range(0, pairs.shape[1], CPU_CHUNK_SIZE)])
+        if self._cache is None:
             return super().forward(h, graph, pairs)
         # inside cached_candidates: cached logits belong to this h (object and version)
         self._cache_owner = (id(h), h._version)
@@ -238,15 +318,48 @@ class NCNCPredictor(NCNPredictor):
         features.
         """
         x = h + self.node_mlp(h) if self.node_mlp is not None else h
-        # The count variant pools no features; the official count scorer passes h down.
-        official = self.official_recursion and self.variant != "cn-count"
-        candidate_features = x if official else h
-        sets = self.common_neighbor_terms(h, A, pairs, depth,
-                                          candidate_features=candidate_features)
-        hidden = self.cn_mlp(self._pool(x, sets)) * self.beta
+        return self._score_pooled(h, x, A, pairs, depth)
+
+    def _score_pooled(self, h: Tensor, x: Tensor, A: SparseMatrix, pairs: Tensor, depth: int
+                      ) -> Tensor:
+        """:meth:`score` given ``x`` (computed once for many chunks of candidates)."""
+        hidden = self.cn_mlp(self._completed_pool(h, x, A, pairs, depth)) * self.beta
         if self.pair_mlp is not None:
             hidden = hidden + self.pair_mlp(h[pairs[0]] * h[pairs[1]])
         return self.head(hidden).squeeze(-1)
+
+    def _completed_pool(self, h: Tensor, x: Tensor, A: SparseMatrix, pairs: Tensor, depth: int
+                        ) -> Tensor:
+        """``MLP_cn``'s input: ``x`` pooled over the completed common neighbourhood.
+
+        The plain common-neighbour term is one fused pass
+        (:func:`gnnkit.sparse.intersect_aggregate`) wherever the sets themselves are not
+        needed: at depth 0 — the candidate scorer, most of NCNC's cost — and in evaluation
+        with a dense logit cache (:meth:`_dense_completion`). Both give the set path's
+        results bit for bit (same summation order).
+        """
+        fused = ncn_module._FUSED_COMMON_POOL and self.variant in ncn_module._FUSED_VARIANTS
+        if depth <= 0 and fused:
+            return self._pool_common_neighbors(x, A, pairs)
+        # The count variant pools no features; the official count scorer passes h down.
+        official = self.official_recursion and self.variant != "cn-count"
+        candidate_features = x if official else h
+        if fused and depth > 0 and not self.training and self.test_max_candidates is None:
+            cache = self._cache_bucket(A, candidate_features, depth - 1)
+            if cache is not None and cache.dense:
+                common = self._pool_common_neighbors(x, A, pairs)
+                terms = self._dense_completion(h, candidate_features, A, pairs, depth, cache)
+                if self.variant == "cn-count":
+                    total = common.squeeze(-1)
+                    for term in terms:
+                        total = total + term.total_weight(x.dtype)
+                    return total.unsqueeze(-1)
+                for term in terms:
+                    common = common + term.aggregate(x)
+                return common
+        sets = self.common_neighbor_terms(h, A, pairs, depth,
+                                          candidate_features=candidate_features)
+        return self._pool(x, sets)
 
     def _candidate_logits(self, features: Tensor, A: SparseMatrix, links: Tensor, depth: int
                           ) -> Tensor:
@@ -255,54 +368,60 @@ class NCNCPredictor(NCNPredictor):
 
         In training, every candidate is scored as drawn (each call draws its own dropout
         masks and, with ``official_recursion``, a fresh edge dropout on ``A``, as the
-        official scorer's ``DropAdj`` does). In evaluation the score of a link is a fixed
-        function of the link, so each *distinct* link is scored once — the same candidate
-        ``(j, u)`` recurs for every target pair that has ``j`` as an end and ``u`` next to its
-        other end — and, inside :meth:`cached_candidates`, once per cache for all batches.
+        official scorer's ``DropAdj`` does). In evaluation the score of a link is a fixed,
+        symmetric function of the link, so each *distinct unordered* link is scored once, as
+        ``(min, max)`` — the same candidate recurs for every target pair that has one of its
+        ends as an end and its other end next to the pair's other end — and, inside
+        :meth:`cached_candidates`, once per cache for all batches.
+
+        Symmetry: ``NCN(j, u)`` pools the set ``N(j) ∩ N(u)`` in ascending node order and
+        multiplies ``h_j ⊙ h_u``, so the depth-0 scorer (the candidates of NCNC) is symmetric
+        bit for bit. At depth ≥ 1 (the candidates of NCNC2) swapping the ends swaps the two
+        completion terms, which are added in the other order: equal up to float rounding.
         """
         if links.shape[1] == 0:
             return features.new_zeros(0)
         if self.training:
             return self._score_links(features, A, links, depth)
         n = A.num_rows
-        keys = pair_keys(links[0], links[1], n, n, check=False)
-        unique, inverse = torch.unique(keys, sorted=True, return_inverse=True)
-        logits = self._distinct_logits(features, A, unique, depth)
-        return logits[inverse]
-
-    def _distinct_logits(self, features: Tensor, A: SparseMatrix, unique: Tensor, depth: int
-                         ) -> Tensor:
-        """Logits of the sorted distinct link keys ``unique``, from and into the active
-        cache (if any) of ``(A, features, depth)``."""
-        n = A.num_rows
+        keys = pair_keys(torch.minimum(links[0], links[1]), torch.maximum(links[0], links[1]),
+                         n, n, check=False)
         cache = self._cache_bucket(A, features, depth)
         if cache is None:
-            return self._score_links(features, A, torch.stack(split_keys(unique, n, check=False)),
-                                     depth)
-        known_keys, known_logits = cache
-        logits = torch.empty(unique.numel(), dtype=features.dtype, device=features.device)
-        found = torch.zeros(unique.numel(), dtype=torch.bool, device=unique.device)
-        if known_keys.numel():
-            position = torch.searchsorted(known_keys, unique).clamp(max=known_keys.numel() - 1)
-            found = known_keys[position] == unique
-            logits[found] = known_logits[position[found]]
-        missing = unique[~found]
+            unique, inverse = torch.unique(keys, sorted=True, return_inverse=True)
+            return self._score_keys(features, A, unique, depth)[inverse]
+        known = cache.lookup(keys)
+        missing = keys[~known]
         if missing.numel():
-            fresh = self._score_links(features, A, torch.stack(split_keys(missing, n,
-                                                                          check=False)), depth)
-            logits[~found] = fresh
-            merged_keys = torch.cat([known_keys, missing])
-            order = torch.argsort(merged_keys)
-            self._cache_store(A, features, depth, merged_keys[order],
-                              torch.cat([known_logits, fresh])[order])
-        return logits
+            missing = torch.unique(missing, sorted=True)
+            cache.store(missing, self._score_keys(features, A, missing, depth))
+        return cache.get(keys)
+
+    def _score_keys(self, features: Tensor, A: SparseMatrix, keys: Tensor, depth: int
+                    ) -> Tensor:
+        n = A.num_rows
+        return self._score_links(features, A, torch.stack(split_keys(keys, n, check=False)),
+                                 depth)
 
     def _score_links(self, features: Tensor, A: SparseMatrix, links: Tensor, depth: int
                      ) -> Tensor:
         step = self.chunk_size or links.shape[1]
+        if features.device.type == "cpu" and not self.training:
+            # on a CPU, chunks whose activations fit the caches run the MLPs' element-wise
+            # ops (layer norm, ReLU, products) faster than one large chunk; in evaluation each
+            # row is computed alone, so the chunking does not change a logit (in training a
+            # chunk draws its own masks: the configured chunks are kept, so seeds reproduce)
+            step = min(step, CPU_CHUNK_SIZE)
         with torch.no_grad():
-            return torch.cat([self.score(features, self._scoring_graph(A),
-                                         links[:, start:start + step], depth)
+            if self.training:
+                # each chunk draws its own dropout masks and edge dropout (the official scorer)
+                return torch.cat([self.score(features, self._scoring_graph(A),
+                                             links[:, start:start + step], depth)
+                                  for start in range(0, links.shape[1], step)])
+            # evaluation: x = features + MLP_node(features) is the same for every chunk
+            x = features + self.node_mlp(features) if self.node_mlp is not None else features
+            return torch.cat([self._score_pooled(features, x, A, links[:, start:start + step],
+                                                 depth)
                               for start in range(0, links.shape[1], step)])
 
     # ------------------------------------------------------------------ evaluation cache
@@ -326,21 +445,35 @@ class NCNCPredictor(NCNPredictor):
             self._cache_h = None
 
     def _cache_bucket(self, A: SparseMatrix, features: Tensor, depth: int
-                      ) -> tuple[Tensor, Tensor] | None:
+                      ) -> _LogitCache | None:
+        """The active cache of ``(A, features, depth)`` (created empty), or ``None`` outside
+        :meth:`cached_candidates` or a :meth:`forward` call inside it."""
         if self._cache is None or self._cache_owner is None:
             return None
-        entry = self._cache.get((self._cache_owner, id(A.structure), depth))
+        key = (self._cache_owner, id(A.structure), depth)
+        entry = self._cache.get(key)
         if entry is None:
-            empty = torch.empty(0, dtype=torch.long, device=features.device)
-            return empty, features.new_empty(0)
-        return entry[1], entry[2]
-
-    def _cache_store(self, A: SparseMatrix, features: Tensor, depth: int, keys: Tensor,
-                     logits: Tensor) -> None:
-        if self._cache is not None and self._cache_owner is not None:
             # the structure is kept alive with its entry so that its id stays unique
-            self._cache[(self._cache_owner, id(A.structure), depth)] = (A.structure, keys,
-                                                                        logits)
+            entry = (A.structure, _LogitCache(A.num_rows, features.dtype, features.device))
+            self._cache[key] = entry
+        return entry[1]
+
+    def graph_for_scoring(self, graph: Any, num_nodes: int) -> SparseMatrix:
+        """As :meth:`NCNPredictor.graph_for_scoring`; inside :meth:`cached_candidates` the
+        pattern prepared from one input graph is reused by later batches, so that their
+        cached candidate logits (keyed by the pattern's structure) are found even when the
+        input needs coalescing, which builds a new matrix each time."""
+        if self._cache is None or self.training:
+            return super().graph_for_scoring(graph, num_nodes)
+        # an edge-index tensor changed in place is a new graph
+        version = graph._version if isinstance(graph, Tensor) else 0
+        memo = self._cache.get(("graph", id(graph), num_nodes))
+        if memo is not None and memo[0] is graph and memo[2] == version:
+            return memo[1]
+        A = super().graph_for_scoring(graph, num_nodes)
+        # the input is kept alive with its entry so that its id stays unique
+        self._cache[("graph", id(graph), num_nodes)] = (graph, A, version)
+        return A
 
     def _scoring_graph(self, A: SparseMatrix) -> SparseMatrix:
         """The candidate scorer's graph: ``A``, edge-dropped again in training with
@@ -369,11 +502,8 @@ class NCNCPredictor(NCNPredictor):
         links_j_side = torch.stack([pairs[0][pair_j], only_j.nodes])
         logit_i_side = self._candidate_logits(features, A, links_i_side, depth - 1)
         logit_j_side = self._candidate_logits(features, A, links_j_side, depth - 1)
-        if self.pt_mlp is not None:
-            pt = self.pt_mlp(h[pairs[0]] * h[pairs[1]]).squeeze(-1)
-            pt_i, pt_j = pt[pair_i], pt[pair_j]
-        else:
-            pt_i = pt_j = self.pt
+        pt = self._pair_threshold(h, pairs)
+        pt_i, pt_j = (pt, pt) if pt.dim() == 0 else (pt[pair_i], pt[pair_j])
         options = {"scale": self.scale, "offset": self.offset, "alpha": self.alpha}
         prob_i = calibrate_probability(logit_i_side, pt_i, **options)
         prob_j = calibrate_probability(logit_j_side, pt_j, **options)
@@ -382,6 +512,48 @@ class NCNCPredictor(NCNPredictor):
         if only_j.weight is not None:
             prob_j = prob_j * only_j.weight
         return [common, only_i.with_weight(prob_i), only_j.with_weight(prob_j)]
+
+    def _pair_threshold(self, h: Tensor, pairs: Tensor) -> Tensor:
+        """``pt`` of every pair: ``(B,)`` from ``MLP_pt(h_i ⊙ h_j)``, or the fixed scalar."""
+        if self.pt_mlp is not None:
+            return self.pt_mlp(h[pairs[0]] * h[pairs[1]]).squeeze(-1)
+        return self.pt
+
+    def _dense_completion(self, h: Tensor, features: Tensor, A: SparseMatrix, pairs: Tensor,
+                          depth: int, cache: _LogitCache) -> list[NeighborSets]:
+        """The two completion terms from a dense logit table, without set differences.
+
+        ``N(i) \\ N(j)`` weighted by ``Â_ju`` is pooled as all of ``N(i)`` weighted by
+        ``Â_ju`` where ``u ∉ N(j)`` and by 0 where ``u ∈ N(j)``: the zero-weight terms add
+        exactly nothing in the same ascending order, so the pooled sums equal the set path's
+        bit for bit, and no difference or membership search over the ~``2 · deg`` members of
+        each pair is needed — one gather in an ``N²`` edge mask decides membership. Missing
+        candidate logits are scored once and stored in ``cache``.
+        """
+        n = A.num_rows
+        edge = cache.edge_mask(A)
+        threshold = self._pair_threshold(h, pairs)
+        sides = []
+        for end, partner in ((pairs[0], pairs[1]), (pairs[1], pairs[0])):
+            ptr, nodes = _row_members(A, end)
+            pair = index_from_ptr(ptr, total=nodes.numel(), check=False)
+            other = partner[pair]
+            candidate = ~edge[other * n + nodes]
+            keys = pair_keys(torch.minimum(other, nodes), torch.maximum(other, nodes), n, n,
+                             check=False)
+            sides.append((ptr, nodes, pair, candidate, keys))
+        listed = torch.cat([keys[candidate] for *_, candidate, keys in sides])
+        missing = listed[~cache.lookup(listed)]
+        if missing.numel():
+            missing = torch.unique(missing, sorted=True)
+            cache.store(missing, self._score_keys(features, A, missing, depth - 1))
+        options = {"scale": self.scale, "offset": self.offset, "alpha": self.alpha}
+        terms = []
+        for ptr, nodes, pair, candidate, keys in sides:
+            pt = threshold if threshold.dim() == 0 else threshold[pair]
+            prob = calibrate_probability(cache.get(keys), pt, **options)
+            terms.append(NeighborSets(ptr, nodes, torch.where(candidate, prob, 0.0)))
+        return terms
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, depth={self.depth}, scale={float(self.scale)}, "

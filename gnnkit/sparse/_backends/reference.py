@@ -41,6 +41,8 @@ from ..index import (
 __all__ = [
     "edge_softmax",
     "edge_softmax_backward",
+    "intersect_aggregate",
+    "intersect_aggregate_backward",
     "intersect_rows",
     "sddmm",
     "segment",
@@ -348,6 +350,83 @@ def intersect_rows(
     common = cols_l[found].to(index_dtype)
     ptr = ptr_from_index(pair_l[found], left.numel(), dtype=index_dtype, check=False)
     return ptr, common
+
+
+def _common_entries(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor
+) -> tuple[Tensor, Tensor]:
+    """``(pair, common)``, int64: one entry per distinct column shared by rows ``left[k]``
+    and ``right[k]``, ordered by pair, then by increasing column.
+
+    Rows must be sorted (non-decreasing columns); duplicates are allowed and count once.
+    """
+    left = left.long()
+    right = right.long()
+    start_l, end_l = rowptr[left].long(), rowptr[left + 1].long()
+    start_r, end_r = rowptr[right].long(), rowptr[right + 1].long()
+    len_l, len_r = end_l - start_l, end_r - start_r
+    pair_l = index_from_counts(len_l, check=False)
+    pair_r = index_from_counts(len_r, check=False)
+    cols_l = col[expand_ranges(start_l, len_l, total=pair_l.numel(), check=False)].long()
+    cols_r = col[expand_ranges(start_r, len_r, total=pair_r.numel(), check=False)].long()
+    # A duplicated column of a left row counts once: keep the first copy only.
+    first = torch.ones_like(cols_l, dtype=torch.bool)
+    if cols_l.numel() > 1:
+        first[1:] = (cols_l[1:] != cols_l[:-1]) | (pair_l[1:] != pair_l[:-1])
+    width = 1 + max(int(c.max()) if c.numel() else 0 for c in (cols_l, cols_r))
+    key_l = pair_keys(pair_l, cols_l, left.numel(), width, check=False)
+    key_r = pair_keys(pair_r, cols_r, right.numel(), width, check=False)
+    if key_r.numel() == 0:
+        found = torch.zeros_like(key_l, dtype=torch.bool)
+    else:  # keys are sorted (pairs consecutive, rows sorted); duplicates on the right are fine
+        position = torch.searchsorted(key_r, key_l).clamp(max=key_r.numel() - 1)
+        found = key_r[position] == key_l
+    keep = found & first
+    return pair_l[keep], cols_l[keep]
+
+
+def intersect_aggregate(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor, x: Tensor
+) -> Tensor:
+    """Sum of ``x`` over the common columns of rows ``left[k]`` and ``right[k]``.
+
+    ``out[k] = Σ_{c ∈ cols(left[k]) ∩ cols(right[k])} x[c]`` for ``k < B``: ``left``,
+    ``right`` ``(B,)`` (int32 or int64, any mix), ``x`` ``(N, *S)`` → ``out`` ``(B, *S)``.
+    Rows must have non-decreasing columns; a duplicated column counts once (the set
+    intersection of the patterns, as :func:`intersect_rows` on the coalesced matrix).
+
+    Summation order (the contract every backend reproduces bit for bit): each pair starts
+    from 0 and adds its common columns' rows in increasing column order, in the accumulation
+    dtype (float32 for half types), rounding to ``x``'s dtype once at the end.
+    """
+    pair, common = _common_entries(rowptr, col, left, right)
+    acc = _accumulation_dtype(x.dtype)
+    width = math.prod(x.shape[1:])
+    out = torch.zeros(left.numel(), width, dtype=acc, device=x.device)
+    gathered = x.reshape(x.shape[0], width).index_select(0, common).to(acc)
+    out.index_add_(0, pair, gathered)  # sequential over entries: increasing column per pair
+    return out.view(left.numel(), *x.shape[1:]).to(x.dtype)
+
+
+def intersect_aggregate_backward(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor, grad: Tensor, num_cols: int
+) -> Tensor:
+    """Gradient of :func:`intersect_aggregate` with respect to ``x``: every pair's gradient
+    row added to the rows of its common columns,
+
+    ``grad_x[c] = Σ_{k : c ∈ cols(left[k]) ∩ cols(right[k])} grad[k]``, ``grad`` ``(B, *S)``
+    → ``(num_cols, *S)``.
+
+    Summation order: each ``grad_x`` row starts from 0 and adds its pairs' rows in
+    increasing pair order, in the accumulation dtype, rounded once.
+    """
+    pair, common = _common_entries(rowptr, col, left, right)
+    acc = _accumulation_dtype(grad.dtype)
+    width = math.prod(grad.shape[1:])
+    out = torch.zeros(num_cols, width, dtype=acc, device=grad.device)
+    gathered = grad.reshape(grad.shape[0], width).index_select(0, pair).to(acc)
+    out.index_add_(0, common, gathered)  # entries in pair order: increasing pair per row
+    return out.view(num_cols, *grad.shape[1:]).to(grad.dtype)
 
 
 def spspmm_expand(

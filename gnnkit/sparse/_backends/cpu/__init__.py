@@ -35,9 +35,14 @@ from . import build
 __all__ = [
     "edge_softmax",
     "edge_softmax_backward",
+    "intersect_aggregate",
+    "intersect_aggregate_backward",
     "intersect_rows",
     "is_available",
     "prepare_backend",
+    "sample_hop",
+    "sample_hop_plan",
+    "sample_table",
     "sddmm",
     "segment",
     "spmm",
@@ -368,3 +373,88 @@ def intersect_rows(
     return _native().intersect_rows(
         rowptr, col, left.long().contiguous(), right.long().contiguous()
     )
+
+
+def _pair_arrays_supported(rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor) -> bool:
+    return (
+        _is_cpu_index(rowptr, col)
+        and left.device.type == "cpu"
+        and right.device.type == "cpu"
+        and left.dim() == 1
+        and left.shape == right.shape
+    )
+
+
+def intersect_aggregate(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor, x: Tensor
+) -> Tensor:
+    """C++ :func:`reference.intersect_aggregate`: ``out[k] = Σ x[c]`` over the common columns
+    ``c`` of rows ``left[k]`` and ``right[k]`` (increasing ``c``; one thread per pair)."""
+    if x.dim() < 1 or not _is_cpu_float(x) or not _pair_arrays_supported(rowptr, col, left,
+                                                                          right):
+        return reference.intersect_aggregate(rowptr, col, left, right, x)
+    width = _numel(x.shape[1:])
+    out = _native().intersect_aggregate(rowptr, col, left.long().contiguous(),
+                                        right.long().contiguous(),
+                                        x.reshape(x.shape[0], width).contiguous())
+    return out.view(left.numel(), *x.shape[1:])
+
+
+def intersect_aggregate_backward(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor, grad: Tensor, num_cols: int
+) -> Tensor:
+    """C++ :func:`reference.intersect_aggregate_backward`: ``grad_x[c] = Σ grad[k]`` over the
+    pairs ``k`` sharing column ``c`` (increasing ``k``; parallel over feature slices)."""
+    if (
+        grad.dim() < 1
+        or grad.shape[0] != left.numel()
+        or not _is_cpu_float(grad)
+        or not _pair_arrays_supported(rowptr, col, left, right)
+    ):
+        return reference.intersect_aggregate_backward(rowptr, col, left, right, grad, num_cols)
+    width = _numel(grad.shape[1:])
+    grad_x = _native().intersect_aggregate_backward(
+        rowptr, col, left.long().contiguous(), right.long().contiguous(),
+        grad.reshape(grad.shape[0], width).contiguous(), int(num_cols))
+    return grad_x.view(int(num_cols), *grad.shape[1:])
+
+
+# ------------------------------------------------------------------------------- sampling
+# One hop of gnnkit.data.sampling.sample_neighbors (which holds the plain-torch equivalent and
+# the protocol: the random numbers are drawn there, with the caller's generator, and passed
+# in). Not part of the reference kernel contract: the sampler calls these directly when
+# resolve_backend picks "cpu".
+def sample_table(seeds: Tensor) -> Tensor:
+    """The relabelling map of a sample, holding ``seeds[i] → i``: an opaque int64 tensor (an
+    open-addressing hash map whose size follows the batch, not the graph) that
+    :func:`sample_hop` extends and returns."""
+    return _native().sample_table(seeds.long().contiguous())
+
+
+def sample_hop_plan(rowptr: Tensor, frontier: Tensor, fanout: int, replace: bool
+                    ) -> tuple[Tensor, int, int]:
+    """``(info, n_first, n_keys)`` of a hop from the rows ``frontier``: ``info`` the ``(2, M)``
+    int64 CSR begin and degree of every frontier row, ``n_first`` the uniforms the hop draws
+    first (with-replacement or hub draws), ``n_keys`` those it draws next (mid-row keys)."""
+    if not _is_cpu_index(rowptr) or frontier.device.type != "cpu":
+        raise ValueError("sample_hop_plan needs a CPU int32/int64 rowptr and a CPU frontier")
+    return _native().sample_hop_plan(_contiguous(rowptr), frontier.long().contiguous(),
+                                     fanout, replace)
+
+
+def sample_hop(col: Tensor, info: Tensor, fanout: int, replace: bool, u_first: Tensor,
+               u_keys: Tensor, u_fallback: Tensor | None, table: Tensor, num_local: int
+               ) -> tuple[int, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """One hop: ``(fallback, take, e_id, local_col, new_nodes, table)``.
+
+    ``fallback > 0`` means a hub row drew fewer than ``fanout`` distinct entries: draw that
+    many more uniforms and call again with them as ``u_fallback`` (the other outputs are then
+    empty). Otherwise ``take`` is the ``(M,)`` entries kept per frontier row, ``e_id`` and
+    ``local_col`` the kept CSR positions and their sources' local ids (rows in order, sorted
+    by local id within a row), ``new_nodes`` the sources not seen before in order of first
+    appearance (local ids ``num_local, num_local + 1, …``) and ``table`` the grown map.
+    """
+    if not _is_cpu_index(col):
+        raise ValueError("sample_hop needs a CPU int32/int64 col")
+    return _native().sample_hop(_contiguous(col), info, fanout, replace, u_first, u_keys,
+                                u_fallback, table, num_local)

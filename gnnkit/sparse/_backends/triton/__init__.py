@@ -8,7 +8,9 @@ Kernels (same signatures and semantics as :mod:`gnnkit.sparse._backends.referenc
 * :func:`sddmm` — dot/add/mul (``outer`` falls back) (:mod:`.sddmm_kernel`);
 * :func:`edge_softmax`, :func:`edge_softmax_backward` (:mod:`.softmax_kernel`);
 * :func:`segment` (:mod:`.segment_kernel`);
-* :func:`spmm_sum_backward` — composed of the two kernels above (spmm over the CSC, sddmm dot).
+* :func:`spmm_sum_backward` — composed of the two kernels above (spmm over the CSC, sddmm dot);
+* :func:`intersect_aggregate`, :func:`intersect_aggregate_backward` — common-neighbour sums
+  and their gradient, bit-identical to the reference (:mod:`.intersect_kernel`).
 
 ``spmm_arg_backward``, ``intersect_rows`` and ``spspmm_expand`` are not implemented here; the
 registry falls back to the reference versions (plain PyTorch, which also runs on CUDA).
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 __all__ = [
     "edge_softmax",
     "edge_softmax_backward",
+    "intersect_aggregate",
+    "intersect_aggregate_backward",
     "is_available",
     "sddmm",
     "segment",
@@ -147,3 +151,21 @@ def segment(src: Tensor, ptr: Tensor, reduce: str) -> tuple[Tensor, Tensor]:
     from .segment_kernel import segment as kernel
 
     return kernel(src, ptr, reduce)
+
+
+def intersect_aggregate(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor, x: Tensor
+) -> Tensor:
+    """See :func:`gnnkit.sparse._backends.reference.intersect_aggregate`."""
+    from .intersect_kernel import intersect_aggregate as kernel
+
+    return kernel(rowptr, col, left, right, x)
+
+
+def intersect_aggregate_backward(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor, grad: Tensor, num_cols: int
+) -> Tensor:
+    """See :func:`gnnkit.sparse._backends.reference.intersect_aggregate_backward`."""
+    from .intersect_kernel import intersect_aggregate_backward as kernel
+
+    return kernel(rowptr, col, left, right, grad, num_cols)

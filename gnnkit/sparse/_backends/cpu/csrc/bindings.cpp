@@ -31,6 +31,20 @@ std::tuple<at::Tensor, at::Tensor> intersect_rows_forward(const at::Tensor& rowp
                                                           const at::Tensor& col,
                                                           const at::Tensor& left,
                                                           const at::Tensor& right);
+at::Tensor intersect_aggregate_forward(const at::Tensor& rowptr, const at::Tensor& col,
+                                       const at::Tensor& left, const at::Tensor& right,
+                                       const at::Tensor& x);
+at::Tensor intersect_aggregate_backward(const at::Tensor& rowptr, const at::Tensor& col,
+                                        const at::Tensor& left, const at::Tensor& right,
+                                        const at::Tensor& grad, int64_t num_cols);
+at::Tensor sample_table(const at::Tensor& seeds);
+std::tuple<at::Tensor, int64_t, int64_t> sample_hop_plan(const at::Tensor& rowptr,
+                                                         const at::Tensor& frontier,
+                                                         int64_t fanout, bool replace);
+std::tuple<int64_t, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> sample_hop(
+    const at::Tensor& col, const at::Tensor& info, int64_t fanout, bool replace,
+    const at::Tensor& u_first, const at::Tensor& u_keys,
+    const c10::optional<at::Tensor>& u_fallback, const at::Tensor& table, int64_t num_local);
 }  // namespace gnnkit
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -52,4 +66,19 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("rowptr"), py::arg("probs"), py::arg("grad"));
   m.def("intersect_rows", &gnnkit::intersect_rows_forward, "common columns of row pairs",
         py::arg("rowptr"), py::arg("col"), py::arg("left"), py::arg("right"));
+  m.def("intersect_aggregate", &gnnkit::intersect_aggregate_forward,
+        "sum of x over the common columns of row pairs", py::arg("rowptr"), py::arg("col"),
+        py::arg("left"), py::arg("right"), py::arg("x"));
+  m.def("intersect_aggregate_backward", &gnnkit::intersect_aggregate_backward,
+        "gradient of intersect_aggregate w.r.t. x", py::arg("rowptr"), py::arg("col"),
+        py::arg("left"), py::arg("right"), py::arg("grad"), py::arg("num_cols"));
+  m.def("sample_table", &gnnkit::sample_table, "hash map global -> local id of the seeds",
+        py::arg("seeds"));
+  m.def("sample_hop_plan", &gnnkit::sample_hop_plan,
+        "per-row (begin, degree) of a sampling hop and the random numbers it consumes",
+        py::arg("rowptr"), py::arg("frontier"), py::arg("fanout"), py::arg("replace"));
+  m.def("sample_hop", &gnnkit::sample_hop, "one neighbour-sampling hop with relabelling",
+        py::arg("col"), py::arg("info"), py::arg("fanout"), py::arg("replace"),
+        py::arg("u_first"), py::arg("u_keys"), py::arg("u_fallback"), py::arg("table"),
+        py::arg("num_local"));
 }

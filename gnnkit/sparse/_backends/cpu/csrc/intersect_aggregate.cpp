@@ -1,0 +1,261 @@
+// Fused common-neighbour aggregation: for node pairs (l, r) of a CSR pattern with sorted rows,
+//   out[k]    = Σ_{c ∈ cols(l_k) ∩ cols(r_k)} x[c]                 (forward)
+//   grad_x[c] = Σ_{k : c ∈ cols(l_k) ∩ cols(r_k)} grad[k]          (backward)
+// without materialising the common-neighbour sets (no set matrix, no transpose, no sort).
+//
+// Set semantics: a column stored twice in a row counts once (the pattern's set intersection,
+// what intersect_rows returns on the coalesced matrix).
+//
+// Summation order, identical to the reference backend bit for bit: the forward starts each
+// pair from 0 and adds the rows of its common columns in increasing column order (one thread
+// per pair, the feature lanes of a vector are independent sums); the backward starts each
+// grad_x row from 0 and adds its pairs' gradient rows in increasing pair order. The backward
+// is parallel over feature slices (each thread owns whole columns of grad_x and walks every
+// pair in order, redoing the intersections), never over pairs, so no two threads write the
+// same element and the result does not depend on the thread count. Half types accumulate in
+// float32; outputs are rounded once to the input dtype.
+#include "common.h"
+
+#include <cstring>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+namespace gnnkit {
+namespace {
+
+// When one row is this many times longer than the other, binary-searching the short row's
+// entries in the long one (O(s log l)) beats the linear merge (O(s + l)).
+constexpr int64_t kGallopRatio = 32;
+// How many common columns ahead the source (forward) or destination (backward) rows are
+// prefetched: the columns are known before the rows are touched.
+constexpr int64_t kPrefetchAhead = 8;
+
+// Writes every column present in both sorted ranges (duplicates allowed in either; each
+// common column is written once) to `out`, in increasing order; returns how many. `out` must
+// have room for min(na, nb) columns.
+template <typename index_t>
+inline int64_t common_columns(const index_t* a, int64_t na, const index_t* b, int64_t nb,
+                              index_t* __restrict out) {
+  if (na > nb) {
+    std::swap(a, b);
+    std::swap(na, nb);
+  }
+  int64_t count = 0;
+  if (na == 0) return 0;
+  if (na * kGallopRatio < nb) {
+    const index_t* lo = b;
+    const index_t* const hi = b + nb;
+    for (int64_t i = 0; i < na; ++i) {
+      if (i > 0 && a[i] == a[i - 1]) continue;  // a duplicate of the previous column
+      lo = std::lower_bound(lo, hi, a[i]);
+      if (lo == hi) break;
+      if (*lo == a[i]) out[count++] = a[i];
+    }
+    return count;
+  }
+  int64_t i = 0, j = 0;
+  while (i < na && j < nb) {
+    const index_t x = a[i], y = b[j];
+    if (x == y) {
+      out[count++] = x;
+      do {
+        ++i;
+      } while (i < na && a[i] == x);  // skip a's copies; b's are skipped as smaller than a[i]
+      ++j;
+    } else {
+      // Branch-free advance: the comparisons are unpredictable on random rows.
+      i += x < y;
+      j += y < x;
+    }
+  }
+  return count;
+}
+
+// 64-byte vectors of the accumulation type (GCC/Clang vector extensions), as in spmm.cpp.
+template <typename acc_t>
+struct Lanes {
+  static constexpr int64_t kCount = 64 / static_cast<int64_t>(sizeof(acc_t));
+  typedef acc_t value __attribute__((vector_size(64)));
+};
+
+template <typename scalar_t>
+inline typename Lanes<acc_type<scalar_t>>::value load_lanes(const scalar_t* __restrict p) {
+  using acc_t = acc_type<scalar_t>;
+  typename Lanes<acc_t>::value v;
+  if constexpr (std::is_same_v<scalar_t, acc_t>) {
+    std::memcpy(&v, p, sizeof(v));
+  } else {
+    for (int64_t t = 0; t < Lanes<acc_t>::kCount; ++t) v[t] = load(p[t]);
+  }
+  return v;
+}
+
+// Vectors per wide tile (then single-vector tiles, then a scalar remainder), as in spmm.cpp.
+constexpr int64_t kWideTile = 4;
+
+// Features [f0, f0 + V * lanes) of out = Σ_i x[cols[i]], accumulators in registers, rows added
+// in the order of `cols` starting from 0.
+template <int64_t V, typename scalar_t, typename index_t>
+inline void gather_sum_tile(acc_type<scalar_t>* __restrict out, const scalar_t* __restrict x,
+                            int64_t K, const index_t* __restrict cols, int64_t n, int64_t f0) {
+  using acc_t = acc_type<scalar_t>;
+  using L = Lanes<acc_t>;
+  constexpr int64_t kBytes = V * L::kCount * static_cast<int64_t>(sizeof(scalar_t));
+  typename L::value r[V];
+  for (int64_t v = 0; v < V; ++v) r[v] = typename L::value{};
+  for (int64_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n) {
+      prefetch_bytes(x + static_cast<int64_t>(cols[i + kPrefetchAhead]) * K + f0, kBytes);
+    }
+    const scalar_t* __restrict xr = x + static_cast<int64_t>(cols[i]) * K + f0;
+    for (int64_t v = 0; v < V; ++v) r[v] += load_lanes(xr + v * L::kCount);
+  }
+  std::memcpy(out + f0, r, sizeof(r));
+}
+
+// The last K - f0 (< one vector) features, accumulated in the output row itself.
+template <typename scalar_t, typename index_t>
+inline void gather_sum_remainder(acc_type<scalar_t>* __restrict out,
+                                 const scalar_t* __restrict x, int64_t K,
+                                 const index_t* __restrict cols, int64_t n, int64_t f0) {
+  using acc_t = acc_type<scalar_t>;
+  const int64_t bytes = (K - f0) * static_cast<int64_t>(sizeof(scalar_t));
+  for (int64_t t = f0; t < K; ++t) out[t] = acc_t(0);
+  for (int64_t i = 0; i < n; ++i) {
+    if (f0 == 0 && i + kPrefetchAhead < n) {
+      prefetch_bytes(x + static_cast<int64_t>(cols[i + kPrefetchAhead]) * K, bytes);
+    }
+    const scalar_t* __restrict xr = x + static_cast<int64_t>(cols[i]) * K;
+    for (int64_t t = f0; t < K; ++t) out[t] += load(xr[t]);
+  }
+}
+
+template <typename scalar_t, typename index_t>
+void gather_sum_row(acc_type<scalar_t>* out, const scalar_t* x, int64_t K, const index_t* cols,
+                    int64_t n) {
+  constexpr int64_t kLanes = Lanes<acc_type<scalar_t>>::kCount;
+  int64_t f0 = 0;
+  for (; f0 + kWideTile * kLanes <= K; f0 += kWideTile * kLanes) {
+    gather_sum_tile<kWideTile>(out, x, K, cols, n, f0);
+  }
+  for (; f0 + kLanes <= K; f0 += kLanes) gather_sum_tile<1>(out, x, K, cols, n, f0);
+  if (f0 < K) gather_sum_remainder(out, x, K, cols, n, f0);
+}
+
+void check_pairs(const at::Tensor& left, const at::Tensor& right, const char* name) {
+  TORCH_CHECK(left.scalar_type() == at::kLong && right.scalar_type() == at::kLong &&
+                  left.is_contiguous() && right.is_contiguous() &&
+                  left.numel() == right.numel(),
+              name, ": left and right must be contiguous int64 tensors of one length");
+}
+
+}  // namespace
+
+// rowptr (M+1,), col (E,) of one index dtype, rows sorted; left, right int64 (B,); x (N, K)
+// contiguous. Returns out (B, K) in x's dtype.
+at::Tensor intersect_aggregate_forward(const at::Tensor& rowptr, const at::Tensor& col,
+                                       const at::Tensor& left, const at::Tensor& right,
+                                       const at::Tensor& x) {
+  check_pairs(left, right, "intersect_aggregate");
+  TORCH_CHECK(x.dim() == 2 && x.is_contiguous(),
+              "intersect_aggregate: x must be a contiguous (N, K) tensor");
+  const int64_t num_pairs = left.numel();
+  const int64_t K = x.size(1);
+  const auto acc_dtype = at::toOpMathType(x.scalar_type());
+  at::Tensor out = empty_output({num_pairs, K}, x.options().dtype(acc_dtype));
+  if (num_pairs > 0 && K > 0) {
+    AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "gnnkit_intersect_aggregate", [&] {
+      const index_t* rp = rowptr.data_ptr<index_t>();
+      const index_t* cp = col.data_ptr<index_t>();
+      const int64_t* lp = left.data_ptr<int64_t>();
+      const int64_t* rgt = right.data_ptr<int64_t>();
+      AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(),
+                                      "gnnkit_intersect_aggregate", [&] {
+        using acc_t = acc_type<scalar_t>;
+        const scalar_t* xp = x.data_ptr<scalar_t>();
+        acc_t* outp = out.data_ptr<acc_t>();
+        // The cost of a pair is unknown before looking at it: a typical merge plus a row of
+        // features.
+        const auto blocks = uniform_blocks(num_pairs, 64 + K);
+        for_each_block(blocks, [&](int64_t k0, int64_t k1) {
+          std::vector<index_t> common;
+          for (int64_t k = k0; k < k1; ++k) {
+            const int64_t a0 = rp[lp[k]], a1 = rp[lp[k] + 1];
+            const int64_t b0 = rp[rgt[k]], b1 = rp[rgt[k] + 1];
+            const size_t room = static_cast<size_t>(std::min(a1 - a0, b1 - b0));
+            if (common.size() < room) common.resize(room);
+            const int64_t n = common_columns(cp + a0, a1 - a0, cp + b0, b1 - b0, common.data());
+            gather_sum_row(outp + k * K, xp, K, common.data(), n);
+          }
+        });
+      });
+    });
+  } else {
+    out.zero_();
+  }
+  return out.scalar_type() == x.scalar_type() ? out : out.to(x.scalar_type());
+}
+
+// Same pattern and pairs; grad (B, K) contiguous. Returns grad_x (num_cols, K) in grad's dtype.
+at::Tensor intersect_aggregate_backward(const at::Tensor& rowptr, const at::Tensor& col,
+                                        const at::Tensor& left, const at::Tensor& right,
+                                        const at::Tensor& grad, int64_t num_cols) {
+  check_pairs(left, right, "intersect_aggregate_backward");
+  TORCH_CHECK(grad.dim() == 2 && grad.is_contiguous() && grad.size(0) == left.numel(),
+              "intersect_aggregate_backward: grad must be a contiguous (B, K) tensor");
+  const int64_t num_pairs = left.numel();
+  const int64_t K = grad.size(1);
+  const auto acc_dtype = at::toOpMathType(grad.scalar_type());
+  at::Tensor grad_x = at::zeros({num_cols, K}, grad.options().dtype(acc_dtype));
+  if (num_pairs > 0 && K > 0 && num_cols > 0) {
+    AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "gnnkit_intersect_aggregate_backward", [&] {
+      const index_t* rp = rowptr.data_ptr<index_t>();
+      const index_t* cp = col.data_ptr<index_t>();
+      const int64_t* lp = left.data_ptr<int64_t>();
+      const int64_t* rgt = right.data_ptr<int64_t>();
+      AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(),
+                                      "gnnkit_intersect_aggregate_backward", [&] {
+        using acc_t = acc_type<scalar_t>;
+        const scalar_t* gp = grad.data_ptr<scalar_t>();
+        acc_t* gxp = grad_x.data_ptr<acc_t>();
+        // Feature slices in whole cache lines of grad_x (no line written by two threads), one
+        // slice per thread: every slice redoes all intersections, so more slices than threads
+        // would only repeat that work.
+        constexpr int64_t kChunk = 64 / static_cast<int64_t>(sizeof(acc_t));
+        const int64_t num_chunks = (K + kChunk - 1) / kChunk;
+        const int64_t work = num_pairs * (64 + K);
+        const int64_t slices =
+            work < kSerialWork ? 1 : std::min<int64_t>(num_threads(), num_chunks);
+        std::vector<int64_t> bounds(slices + 1);
+        for (int64_t s = 0; s <= slices; ++s) {
+          bounds[s] = num_chunks / slices * s + (num_chunks % slices) * s / slices;
+        }
+        for_each_block(bounds, [&](int64_t c0, int64_t c1) {
+          const int64_t f0 = c0 * kChunk, f1 = std::min(K, c1 * kChunk);
+          const int64_t bytes = (f1 - f0) * static_cast<int64_t>(sizeof(acc_t));
+          std::vector<index_t> common;
+          for (int64_t k = 0; k < num_pairs; ++k) {
+            const int64_t a0 = rp[lp[k]], a1 = rp[lp[k] + 1];
+            const int64_t b0 = rp[rgt[k]], b1 = rp[rgt[k] + 1];
+            const size_t room = static_cast<size_t>(std::min(a1 - a0, b1 - b0));
+            if (common.size() < room) common.resize(room);
+            const int64_t n = common_columns(cp + a0, a1 - a0, cp + b0, b1 - b0, common.data());
+            const scalar_t* __restrict g = gp + k * K;
+            for (int64_t i = 0; i < n; ++i) {
+              if (i + kPrefetchAhead < n) {
+                prefetch_bytes(gxp + static_cast<int64_t>(common[i + kPrefetchAhead]) * K + f0,
+                               bytes);
+              }
+              acc_t* __restrict dst = gxp + static_cast<int64_t>(common[i]) * K;
+              for (int64_t f = f0; f < f1; ++f) dst[f] += load(g[f]);
+            }
+          }
+        });
+      });
+    });
+  }
+  return grad_x.scalar_type() == grad.scalar_type() ? grad_x : grad_x.to(grad.scalar_type());
+}
+
+}  // namespace gnnkit
