@@ -9,8 +9,11 @@ fanouts ``--fanouts`` (default 25,10, Hamilton et al. 2017).
 Samplers, all producing the same thing (per hop, up to ``k`` in-edges of every frontier node
 without replacement, then the new nodes relabelled):
 
-* ``gnnkit``: :func:`gnnkit.data.sampling.sample_neighbors` (vectorised plain torch), without
-  and with replacement;
+* ``gnnkit``: :func:`gnnkit.data.sampling.sample_neighbors`, without and with replacement,
+  on its two paths in the same run: the C++ kernel (the default on CPU) and the vectorised
+  plain-torch reference (``use_backend("reference")``). Both get the same seeds and generator
+  state per batch and are timed alternately batch by batch (so a change of load on a shared
+  machine hits both alike); their samples are checked to be identical;
 * ``loop``: a straightforward torch sampler written here — a Python loop over the frontier
   nodes, ``torch.randperm(deg)[:k]`` per node, then ``torch.unique`` relabelling. It is run
   on ``--loop-batches`` batches only and its rate extrapolated (edges/s is a rate: the
@@ -39,7 +42,10 @@ from torch import Tensor
 
 from gnnkit.bench.report import machine_description
 from gnnkit.data.sampling import sample_neighbors, sampling_generator
-from gnnkit.sparse import SparseMatrix
+from gnnkit.sparse import SparseMatrix, prepare_backend, use_backend
+
+#: the two paths of sample_neighbors on CPU: (result name, backend forced)
+PATHS = (("C++ kernel", "cpu"), ("torch reference", "reference"))
 
 
 def power_law_graph(num_nodes: int, num_edges: int, alpha: float, seed: int = 0
@@ -140,17 +146,32 @@ def main() -> None:
         print(f"{name}: {statistics.median(rates):,.0f} edges/s "
               f"({statistics.fmean(edges):,.0f} edges per batch)", flush=True)
 
-    sample_neighbors(A, batches[0], fanouts, generator=sampling_generator(0))  # warm-up
+    paths = PATHS if prepare_backend("cpu") == "cpu" else PATHS[1:]  # compiles, if needed
+    if len(paths) == 1:
+        print("C++ kernel: not run (the CPU kernels are unavailable here)")
+    for _, backend in paths:  # warm-up
+        with use_backend(backend):
+            sample_neighbors(A, batches[0], fanouts, generator=sampling_generator(0))
+    identical = True
     for replace in (False, True):
-        rates, edges = [], []
+        path_rates: dict[str, list[float]] = {name: [] for name, _ in paths}
+        path_edges: dict[str, list[int]] = {name: [] for name, _ in paths}
         for b, seeds in enumerate(batches):
-            tick = time.perf_counter()
-            sub = sample_neighbors(A, seeds, fanouts, replace=replace,
-                                   generator=sampling_generator(0, 0, 0, b))
-            elapsed = time.perf_counter() - tick
-            rates.append(sub.num_edges / elapsed)
-            edges.append(sub.num_edges)
-        record(f"gnnkit (replace={replace})", rates, edges)
+            samples = []
+            for name, backend in paths:
+                with use_backend(backend):
+                    tick = time.perf_counter()
+                    sub = sample_neighbors(A, seeds, fanouts, replace=replace,
+                                           generator=sampling_generator(0, 0, 0, b))
+                    elapsed = time.perf_counter() - tick
+                path_rates[name].append(sub.num_edges / elapsed)
+                path_edges[name].append(sub.num_edges)
+                samples.append(sub)
+            identical &= all(torch.equal(s.e_id, samples[0].e_id)
+                             and torch.equal(s.n_id, samples[0].n_id) for s in samples)
+        for name, _ in paths:
+            record(f"gnnkit {name} (replace={replace})", path_rates[name], path_edges[name])
+    print(f"kernel and reference samples identical: {identical}", flush=True)
     rates, edges = [], []
     for seeds in batches[: args.loop_batches]:
         tick = time.perf_counter()
@@ -174,11 +195,12 @@ def main() -> None:
                   "build_seconds": round(build_s, 1)},
         "fanouts": fanouts, "batch_size": args.batch_size, "threads": args.threads,
         "results": results, "pyg": pyg if isinstance(pyg, str) else "ran",
+        "kernel_and_reference_identical": identical if len(paths) == 2 else None,
         "machine": machine,
     }
     print(json.dumps(summary, indent=2))
     if args.out is not None:
-        gnn = results["gnnkit (replace=False)"]["median_edges_per_s"]
+        gnn = results[f"gnnkit {paths[0][0]} (replace=False)"]["median_edges_per_s"]
         lines = [
             "# Neighbour-sampler throughput (CPU)",
             "",
@@ -187,7 +209,7 @@ def main() -> None:
             f"{args.batch_size} seeds per batch, {args.threads} torch thread(s). Median over "
             "batches of sampled edges / wall time. Produced by `benchmarks/sampling.py`.",
             "",
-            "| sampler | sampled edges/s | edges per batch | vs gnnkit |",
+            f"| sampler | sampled edges/s | edges per batch | vs gnnkit {paths[0][0]} |",
             "|---|---:|---:|---:|",
         ]
         for name, r in results.items():

@@ -10,12 +10,16 @@ tell apart. :mod:`gnnkit.data.subgraph` is the bag-of-subgraphs structure of sub
 distances), and :mod:`gnnkit.data.subgraph_policies` builds ESAN's bags.
 :mod:`gnnkit.data.sampling` samples neighbourhoods for mini-batch training
 (:func:`sample_neighbors`) and :mod:`gnnkit.data.loader` iterates over batches of seed nodes
-(:class:`NeighborLoader`).
+(:class:`NeighborLoader`); :mod:`gnnkit.data.link_sampling` and :mod:`gnnkit.data.link_loader`
+do the same for batches of seed pairs in link prediction (:func:`sample_links`,
+:class:`LinkNeighborLoader`).
 """
 
 from __future__ import annotations
 
 from .batch import GraphBatch, collate
+from .link_loader import LinkNeighborLoader
+from .link_sampling import LinkSample, induced_subgraph, sample_links
 from .loader import NeighborLoader
 from .sampling import SampledSubgraph, sample_neighbors, sampling_generator
 from .subgraph import PairDistances, SubgraphBatch, bfs_distances, pair_distances
@@ -32,6 +36,8 @@ from .wl import (
 
 __all__ = [
     "GraphBatch",
+    "LinkNeighborLoader",
+    "LinkSample",
     "NeighborLoader",
     "PairDistances",
     "SampledSubgraph",
@@ -42,8 +48,10 @@ __all__ = [
     "count_equivalent_pairs",
     "edge_deleted",
     "ego_nets",
+    "induced_subgraph",
     "node_deleted",
     "pair_distances",
+    "sample_links",
     "sample_neighbors",
     "sampling_generator",
     "wl_classes",

@@ -100,7 +100,86 @@ def _identity(item: Any) -> Any:
     return item
 
 
-class NeighborLoader:
+class _EpochLoader:
+    """What every loader over seeds shares (:class:`NeighborLoader`, and
+    :class:`gnnkit.data.link_loader.LinkNeighborLoader` over seed pairs): the batch options,
+    the epoch counter, the shuffle/shard/split of one epoch's items and the ``DataLoader``
+    that runs a map-style dataset of one epoch, one item per batch."""
+
+    def __init__(self, *, batch_size: int, shuffle: bool, drop_last: bool, seed: int | None,
+                 generator: torch.Generator | None, rank: int,
+                 shard: tuple[int, int] | None, num_workers: int, pin_memory: bool,
+                 loader_options: dict[str, Any]) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        for key in ("batch_size", "shuffle", "sampler", "batch_sampler", "collate_fn"):
+            if key in loader_options:
+                raise TypeError(f"{type(self).__name__} sets the DataLoader's {key} itself; "
+                                f"remove {key}= from the options")
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        if seed is None:
+            seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        self.seed = int(seed)
+        self.shard = _check_shard(shard)
+        if self.shard is not None:
+            if rank not in (0, self.shard[0]):
+                raise ValueError(f"rank={rank} disagrees with shard={self.shard}: with a shard "
+                                 "the rank is the shard's; leave rank at 0")
+            rank = self.shard[0]
+        self.rank = rank
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.loader_options = loader_options
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch the next ``iter(loader)`` runs (its shuffle and samples)."""
+        self.epoch = int(epoch)
+
+    def _share(self, num_items: int) -> int:
+        """Items yielded per epoch out of ``num_items``: all, or ``⌊S / world_size⌋``."""
+        return num_items if self.shard is None else num_items // self.shard[1]
+
+    def _num_items(self) -> int:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        full, rest = divmod(self._share(self._num_items()), self.batch_size)
+        return full + (1 if rest and not self.drop_last else 0)
+
+    def _split(self, items: Tensor, epoch: int) -> list[Tensor]:
+        """``items`` ``(S,)`` shuffled for ``epoch`` (when :attr:`shuffle`), dealt out to
+        the shard and cut into batches (module docstring)."""
+        if self.shuffle:
+            # a shard's permutation is the one all ranks share: rank 0's stream
+            rank = 0 if self.shard is not None else self.rank
+            generator = sampling_generator(self.seed, epoch, rank, 0)
+            items = items[torch.randperm(items.numel(), generator=generator).to(items.device)]
+        if self.shard is not None:
+            rank, world_size = self.shard
+            items = items[: self._share(items.numel()) * world_size][rank::world_size]
+        parts = list(items.split(self.batch_size))
+        if parts and self.drop_last and parts[-1].numel() < self.batch_size:
+            parts.pop()
+        return parts
+
+    def _next_epoch(self) -> int:
+        """The epoch ``iter(loader)`` runs now; the counter moves on to the next one."""
+        epoch = self.epoch
+        self.epoch += 1
+        return epoch
+
+    def _run(self, dataset: torch.utils.data.Dataset) -> Iterator[Any]:
+        """The items of ``dataset`` (one per batch) through a ``DataLoader``."""
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=None, shuffle=False, collate_fn=_identity,
+            num_workers=self.num_workers, pin_memory=self.pin_memory, **self.loader_options)
+        yield from loader
+
+
+class NeighborLoader(_EpochLoader):
     """Iterate over mini-batches of ``seeds`` with their sampled ``len(fanouts)``-hop
     neighbourhoods, as :class:`~gnnkit.data.sampling.SampledSubgraph` items.
 
@@ -149,75 +228,32 @@ class NeighborLoader:
                  ) -> None:
         if not isinstance(A, SparseMatrix):
             raise TypeError(f"A must be a gnnkit SparseMatrix, got {type(A).__name__}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        for key in ("batch_size", "shuffle", "sampler", "batch_sampler", "collate_fn"):
-            if key in loader_options:
-                raise TypeError(f"NeighborLoader sets the DataLoader's {key} itself; "
-                                f"remove {key}= from the options")
+        super().__init__(batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                         seed=seed, generator=generator, rank=rank, shard=shard,
+                         num_workers=num_workers, pin_memory=pin_memory,
+                         loader_options=loader_options)
         self.A = A
         self.seeds = _as_seed_ids(seeds, A.num_rows)
         if A.num_rows != A.num_cols:
             raise ValueError(f"A must be square, got shape {A.shape}")
         check_seeds(self.seeds, A.num_rows)  # once here: a bad id fails now, not in a worker
         self.fanouts = check_fanouts(fanouts)
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.drop_last = drop_last
         self.replace = replace
-        if seed is None:
-            seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-        self.seed = int(seed)
-        self.shard = _check_shard(shard)
-        if self.shard is not None:
-            if rank not in (0, self.shard[0]):
-                raise ValueError(f"rank={rank} disagrees with shard={self.shard}: with a shard "
-                                 "the rank is the shard's; leave rank at 0")
-            rank = self.shard[0]
-        self.rank = rank
-        self.num_workers = num_workers
-        self.pin_memory = pin_memory
-        self.loader_options = loader_options
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """The epoch the next ``iter(loader)`` runs (its shuffle and samples)."""
-        self.epoch = int(epoch)
 
     @property
     def num_seeds(self) -> int:
         """Seeds this loader yields per epoch: all of them, or ``⌊S / world_size⌋`` of a
         shard."""
-        if self.shard is None:
-            return self.seeds.numel()
-        return self.seeds.numel() // self.shard[1]
+        return self._share(self.seeds.numel())
 
-    def __len__(self) -> int:
-        full, rest = divmod(self.num_seeds, self.batch_size)
-        return full + (1 if rest and not self.drop_last else 0)
+    def _num_items(self) -> int:
+        return self.seeds.numel()
 
     def batches(self, epoch: int) -> list[Tensor]:
         """The seed ids of every batch of ``epoch`` (shuffled when :attr:`shuffle`)."""
-        seeds = self.seeds
-        if self.shuffle:
-            # a shard's permutation is the one all ranks share: rank 0's stream
-            rank = 0 if self.shard is not None else self.rank
-            generator = sampling_generator(self.seed, epoch, rank, 0)
-            seeds = seeds[torch.randperm(seeds.numel(), generator=generator).to(seeds.device)]
-        if self.shard is not None:
-            rank, world_size = self.shard
-            seeds = seeds[: self.num_seeds * world_size][rank::world_size]
-        parts = list(seeds.split(self.batch_size))
-        if parts and self.drop_last and parts[-1].numel() < self.batch_size:
-            parts.pop()
-        return parts
+        return self._split(self.seeds, epoch)
 
     def __iter__(self) -> Iterator[SampledSubgraph]:
-        epoch = self.epoch
-        self.epoch += 1
-        dataset = _EpochBatches(self.A, self.batches(epoch), self.fanouts, self.replace,
-                                self.seed, epoch, self.rank)
-        loader = torch.utils.data.DataLoader(
-            dataset, batch_size=None, shuffle=False, collate_fn=_identity,
-            num_workers=self.num_workers, pin_memory=self.pin_memory, **self.loader_options)
-        yield from loader
+        epoch = self._next_epoch()
+        yield from self._run(_EpochBatches(self.A, self.batches(epoch), self.fanouts,
+                                           self.replace, self.seed, epoch, self.rank))

@@ -21,7 +21,20 @@ directly. Every node's in-edges are sampled once (when it is in the frontier), s
 matrices are nested: layer ``l`` is the first ``M_l`` rows of layer ``0`` (the same entries,
 a prefix of ``e_id``), as in PyG's ``NeighborLoader`` with ``trim_to_layer``.
 
-**Vectorised, no loop over nodes or edges** (one loop over hops):
+**Two paths, one sample.** On CPU, when gnnkit's C++ kernels are available (the backend
+:func:`gnnkit.sparse.resolve_backend` picks), every hop runs in C++
+(``gnnkit/sparse/_backends/cpu/csrc/sample.cpp``: one call counts the draws the hop needs,
+one selects and relabels); elsewhere (GPU, no compiler, or
+``gnnkit.sparse.use_backend("reference")`` / ``GNNKIT_BACKEND=reference``) the plain-torch
+path below runs. Both draw their random numbers here, in torch, with the caller's generator
+— the same count in the same order — and turn them into the same selection, so for a given
+generator state the two samples are bit-identical (``n_id``, ``e_id``, every block). The
+kernel selects every row's entries in parallel (each row's output slice is known from a
+prefix sum of the per-row counts) and relabels through a hash map holding only the sample's
+nodes, filled in output order (one sequential pass: new nodes are numbered in order of first
+appearance, as below).
+
+**The plain-torch path: vectorised, no loop over nodes or edges** (one loop over hops):
 
 * *all* (``fanout = -1``, or a degree not above the fanout without replacement): the row's
   CSR positions, gathered with :func:`gnnkit.sparse.expand_ranges`.
@@ -30,25 +43,31 @@ a prefix of ``e_id``), as in PyG's ``NeighborLoader`` with ``trim_to_layer``.
   rounding can never move into the next row) orders each row randomly, and the first ``k``
   of each row are kept. That is a uniformly random ``k``-subset per row (the order of
   i.i.d. keys is a uniform random permutation). Cost ``O(C log C)`` for the ``C = Σ d``
-  candidates of these rows, i.e. at most ``4k`` per row.
+  candidates of these rows, i.e. at most ``4k`` per row. The sort is stable: two keys of a
+  row that round to the same float64 keep their CSR order, a fixed rule the kernel (which
+  selects each row's ``k`` smallest ``(key, position)`` pairs) reproduces.
 * *without replacement, ``d >= 4k``* (the hubs of a power-law graph, where one key per
   entry would make ``C`` the hubs' degrees): ``2k`` positions are drawn with replacement
   and the first ``k`` distinct ones, in draw order, are kept. The first ``k`` distinct
   values of an i.i.d. uniform sequence form a uniformly random ``k``-subset (the law is
   invariant under relabelling the entries, and so is the event "at least ``k`` distinct");
   a row where fewer than ``k`` distinct entries come up (rare: ``2k`` draws from ``d >= 4k``
-  entries give about ``1.57k`` distinct ones on average) is redone with keys. Cost
-  ``O(k log k)`` per row whatever its degree: two sorts of ``2k`` draws per row. (A per-row
-  selection such as Floyd's algorithm costs ``O(k)`` but is sequential per row: a task for
-  a C++ kernel.)
+  entries give about ``1.57k`` distinct ones on average) is redone with keys, drawn after
+  all the other numbers of the hop (the kernel learns which rows failed only once it has
+  the draws before them; fresh keys, so the law is unchanged). Cost ``O(k log k)`` per row
+  whatever its degree: two sorts of ``2k`` draws per row (``O(k)`` with a small hash set in
+  the kernel, which must consume these same draws, hence no Floyd's algorithm).
 * *with replacement* (``replace=True``): ``k`` draws ``⌊u · d⌋`` per row with ``d > 0``,
   ``O(k)`` per row. ``fanout = -1`` then still means "every entry once".
 
-Relabelling uses an ``(N,)`` map from global to local id, allocated per call (``O(N)``
-memset, thread- and process-safe); a hop's new nodes are found by one ``scatter_reduce``
-(the first occurrence of each unseen id). The rows of the result are finally sorted by local
-source id (one sort of the sampled entries), so every matrix is sorted within rows like one
-built by gnnkit's constructors.
+Relabelling (plain-torch path) uses an ``(N,)`` map from global to local id, allocated per
+call (``O(N)`` memset, thread- and process-safe); a hop's new nodes are found by one
+``scatter_reduce`` (the first occurrence of each unseen id). The kernel's hash map instead
+follows the batch (16-byte slots, 2 to 4 times as many as the local nodes plus the current
+hop's sampled entries), so nothing of a CPU step grows with the graph. The rows of the
+result are finally sorted by local source id (one stable sort of the sampled entries; per row
+in the kernel), so every matrix is sorted within rows like one built by gnnkit's
+constructors.
 
 **Duplicate entries** (parallel edges stored twice in ``A``) are distinct candidates: a
 neighbour linked by two entries is twice as likely to be drawn and may be drawn twice even
@@ -70,7 +89,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from gnnkit.sparse import SparseMatrix, expand_ranges, pair_keys, ptr_from_counts
+from gnnkit.sparse import (
+    SparseMatrix,
+    current_backend,
+    expand_ranges,
+    pair_keys,
+    ptr_from_counts,
+    resolve_backend,
+)
+from gnnkit.sparse._backends import cpu as _cpu_kernels
 
 __all__ = [
     "SampledSubgraph",
@@ -220,9 +247,11 @@ def _keyed_subsets(rows: Tensor, begin: Tensor, degree: Tensor, fanout: int, out
     candidates = expand_ranges(begin[rows], counts, total=n, check=False)
     local_row = torch.repeat_interleave(torch.arange(rows.numel(), device=device), counts,
                                         output_size=n)
-    keys = torch.rand(n, generator=generator, dtype=torch.float64, device=device)
-    # keys in [0, 0.5): row + key can never round up to the next row's range
-    order = torch.sort(local_row.to(torch.float64) + 0.5 * keys).indices
+    keys = _uniform(n, generator, device)
+    # keys in [0, 0.5): row + key can never round up to the next row's range. Stable, so that
+    # a tie (two keys of a row equal after the rounding of row + u/2) goes to the earlier CSR
+    # position: a fixed rule, which the C++ kernel reproduces bit for bit.
+    order = torch.sort(local_row.to(torch.float64) + 0.5 * keys, stable=True).indices
     # after the sort, row r's candidates occupy [start[r], start[r] + d_r) in random order
     start = torch.cumsum(counts, 0) - counts
     rank = torch.arange(n, device=device) - start[local_row]  # local_row is sorted
@@ -242,7 +271,7 @@ def _oversampled_subsets(rows: Tensor, begin: Tensor, degree: Tensor, fanout: in
     draws = _OVERSAMPLE_DRAWS * fanout
     n = rows.numel() * draws
     owner = torch.arange(rows.numel(), device=device).repeat_interleave(draws)
-    u = torch.rand(n, generator=generator, dtype=torch.float64, device=device)
+    u = _uniform(n, generator, device)
     offset = (u * counts[owner]).long().clamp_(max=counts[owner] - 1)
     # first occurrence of every (row, offset): stable sort on the pair key
     key = owner * (int(counts.max()) + 1) + offset
@@ -280,12 +309,17 @@ def _draw_without_replacement(begin: Tensor, degree: Tensor, fanout: int, out_pt
     huge = degree >= _OVERSAMPLE_FROM * fanout
     keyed_rows = (~small & ~huge).nonzero().flatten()
     huge_rows = huge.nonzero().flatten()
+    failed = huge_rows[:0]
     if huge_rows.numel():
         failed = _oversampled_subsets(huge_rows, begin, degree, fanout, out_ptr, positions,
                                       generator)
-        keyed_rows = torch.cat([keyed_rows, failed])
     if keyed_rows.numel():
         _keyed_subsets(keyed_rows, begin, degree, fanout, out_ptr, positions, generator)
+    # The failed hub rows' keys are drawn last, apart from the mid rows' keys: the C++
+    # kernel learns which rows failed only after consuming the draws before them, so this
+    # order lets it consume exactly the same numbers (same law: fresh independent keys).
+    if failed.numel():
+        _keyed_subsets(failed, begin, degree, fanout, out_ptr, positions, generator)
     return positions
 
 
@@ -328,9 +362,82 @@ def sample_neighbors(A: SparseMatrix, seeds: Tensor, fanouts: Sequence[int], *,
     seeds = check_seeds(seeds, A.num_rows)
     if seeds.device != A.device:
         raise ValueError(f"seeds are on {seeds.device} but A is on {A.device}")
-    device = A.device
-    rowptr, col = A.rowptr, A.col
-    local_id = torch.full((A.num_rows,), -1, dtype=torch.int64, device=device)
+    sample_hops = _hops_kernel if _use_kernel(A.device) else _hops_reference
+    hops = sample_hops(A.rowptr, A.col, seeds, fanouts, replace, generator)
+    return _assemble(A, hops, len(fanouts))
+
+
+def _use_kernel(device: torch.device) -> bool:
+    """Whether the C++ kernel samples: on CPU when the ``cpu`` backend is what
+    :func:`gnnkit.sparse.resolve_backend` picks (so ``use_backend("reference")`` and
+    ``GNNKIT_BACKEND=reference`` force plain torch, and a failed build falls back to it)."""
+    if device.type != "cpu":
+        return False
+    forced = current_backend()
+    if forced is not None and forced != "cpu":
+        return False  # the reference (or a GPU backend, which has no sampler): plain torch
+    return resolve_backend(device) == "cpu"
+
+
+def _uniform(n: int, generator: torch.Generator | None, device: torch.device) -> Tensor:
+    """``n`` float64 uniforms in ``[0, 1)``: every draw of the sampler, on both paths, goes
+    through here, so that both consume the generator identically."""
+    if n == 0:
+        return torch.empty(0, dtype=torch.float64, device=device)
+    return torch.rand(n, generator=generator, dtype=torch.float64, device=device)
+
+
+@dataclass(frozen=True)
+class _Hops:
+    """What a sampling path returns: local nodes, sampled entries (rows in order, sorted by
+    local source within a row) and per-hop counts."""
+
+    n_id: Tensor
+    e_id: Tensor
+    local_col: Tensor
+    counts: Tensor  # entries per target, every node of hops 0 … K-1
+    nodes_per_hop: list[int]
+    edges_per_hop: list[int]
+
+
+def _hops_kernel(rowptr: Tensor, col: Tensor, seeds: Tensor, fanouts: tuple[int, ...],
+                 replace: bool, generator: torch.Generator | None) -> _Hops:
+    """The C++ path: per hop, the draws of :func:`_hops_reference` (same counts, same
+    order), then one kernel call that selects and relabels; the relabelling map is a hash
+    map sized by the batch."""
+    device = seeds.device
+    table = _cpu_kernels.sample_table(seeds)
+    node_parts, e_parts, col_parts, count_parts = [seeds], [], [], []
+    nodes_per_hop, edges_per_hop = [seeds.numel()], []
+    num_local, frontier = seeds.numel(), seeds
+    for fanout in fanouts:
+        info, n_first, n_keys = _cpu_kernels.sample_hop_plan(rowptr, frontier, fanout, replace)
+        u_first = _uniform(n_first, generator, device)
+        u_keys = _uniform(n_keys, generator, device)
+        fallback, take, e_id, local_col, new_nodes, table = _cpu_kernels.sample_hop(
+            col, info, fanout, replace, u_first, u_keys, None, table, num_local)
+        if fallback:  # a hub row drew < fanout distinct entries: its keys come last
+            u_fallback = _uniform(fallback, generator, device)
+            fallback, take, e_id, local_col, new_nodes, table = _cpu_kernels.sample_hop(
+                col, info, fanout, replace, u_first, u_keys, u_fallback, table, num_local)
+        node_parts.append(new_nodes)
+        e_parts.append(e_id)
+        col_parts.append(local_col)
+        count_parts.append(take)
+        nodes_per_hop.append(new_nodes.numel())
+        edges_per_hop.append(e_id.numel())
+        num_local += new_nodes.numel()
+        frontier = new_nodes
+    return _Hops(torch.cat(node_parts), torch.cat(e_parts), torch.cat(col_parts),
+                 torch.cat(count_parts), nodes_per_hop, edges_per_hop)
+
+
+def _hops_reference(rowptr: Tensor, col: Tensor, seeds: Tensor, fanouts: tuple[int, ...],
+                    replace: bool, generator: torch.Generator | None) -> _Hops:
+    """The plain-torch path (any device): vectorised per hop, an ``(N,)`` relabelling map."""
+    device = seeds.device
+    num_nodes = rowptr.numel() - 1
+    local_id = torch.full((num_nodes,), -1, dtype=torch.int64, device=device)
     local_id[seeds] = torch.arange(seeds.numel(), device=device)
     node_parts, position_parts, count_parts = [seeds], [], []
     nodes_per_hop, edges_per_hop = [seeds.numel()], []
@@ -351,7 +458,7 @@ def sample_neighbors(A: SparseMatrix, seeds: Tensor, fanouts: Sequence[int], *,
         elif replace:
             row = torch.repeat_interleave(torch.arange(frontier.numel(), device=device), take,
                                           output_size=total)
-            u = torch.rand(total, generator=generator, dtype=torch.float64, device=device)
+            u = _uniform(total, generator, device)
             offset = (u * degree[row]).long().clamp_(max=(degree[row] - 1).clamp(min=0))
             positions = begin[row] + offset
         else:
@@ -376,7 +483,6 @@ def sample_neighbors(A: SparseMatrix, seeds: Tensor, fanouts: Sequence[int], *,
         num_local += new_nodes.numel()
         frontier = new_nodes
 
-    n_id = torch.cat(node_parts)
     positions = torch.cat(position_parts)
     counts = torch.cat(count_parts)
     num_targets = counts.numel()  # every node of hops 0 … K-1 is a target of layer 0
@@ -386,17 +492,22 @@ def sample_neighbors(A: SparseMatrix, seeds: Tensor, fanouts: Sequence[int], *,
     # rows are already grouped; sort within rows by local source (stable: duplicates keep order)
     order = torch.sort(pair_keys(local_row, local_col, max(num_targets, 1), max(num_local, 1),
                                  check=False), stable=True).indices
-    e_id, local_col = positions[order], local_col[order]
-    rowptr_all = ptr_from_counts(counts, check=False)
-    values = None if A.values is None else A.values[e_id]
+    return _Hops(torch.cat(node_parts), positions[order], local_col[order], counts,
+                 nodes_per_hop, edges_per_hop)
+
+
+def _assemble(A: SparseMatrix, hops: _Hops, K: int) -> SampledSubgraph:
+    """The nested per-layer matrices over the sampled entries of ``hops``."""
+    rowptr_all = ptr_from_counts(hops.counts, check=False)
+    values = None if A.values is None else A.values[hops.e_id]
+    nodes_per_hop, edges_per_hop = hops.nodes_per_hop, hops.edges_per_hop
     matrices = []
-    K = len(fanouts)
     for layer in range(K):
         rows = sum(nodes_per_hop[: K - layer])
         sources = rows + nodes_per_hop[K - layer]
         nnz = sum(edges_per_hop[: K - layer])
-        matrices.append(SparseMatrix(rowptr_all[: rows + 1], local_col[:nnz],
+        matrices.append(SparseMatrix(rowptr_all[: rows + 1], hops.local_col[:nnz],
                                      None if values is None else values[:nnz],
                                      (rows, sources)))
-    return SampledSubgraph(n_id, e_id, tuple(matrices), tuple(nodes_per_hop),
+    return SampledSubgraph(hops.n_id, hops.e_id, tuple(matrices), tuple(nodes_per_hop),
                            tuple(edges_per_hop))
