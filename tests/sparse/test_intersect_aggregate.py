@@ -230,6 +230,41 @@ def test_cpu_hub_row_against_short_rows() -> None:
                            reference.intersect_aggregate_backward(*args, grad, 400))
 
 
+@pytest.mark.parametrize("index_dtype", INDEX_TYPES)
+def test_cpu_bitset_path_on_long_rows_with_shared_ends(index_dtype: torch.dtype) -> None:
+    """Rows long enough for the C++ bitset intersection (≥ 32 entries together), with
+    duplicated columns on both sides, pairs sorted by their left end (the marked row is kept
+    across a run) and unsorted (marked and cleared per pair), a pair with both ends equal, and
+    ends that swap roles: every case equals the reference bit for bit, forward and backward."""
+    generator = torch.Generator().manual_seed(21)
+    num_nodes = 300
+    rows = []
+    for _ in range(num_nodes):
+        degree = int(torch.randint(0, 90, (1,), generator=generator))
+        members = torch.randint(0, num_nodes, (degree,), generator=generator)
+        repeated = members[: degree // 5]  # duplicates inside the row
+        rows.append(torch.cat([members, repeated]).sort().values)
+    rowptr = torch.tensor([0, *torch.tensor([r.numel() for r in rows]).cumsum(0).tolist()])
+    col = torch.cat(rows)
+    left = torch.randint(0, num_nodes, (400,), generator=generator)
+    right = torch.randint(0, num_nodes, (400,), generator=generator)
+    grouped = torch.sort(left, stable=True)
+    cases = {
+        "unsorted": (left, right),
+        "grouped by left": (grouped.values, right[grouped.indices]),
+        "grouped by right": (right[grouped.indices], grouped.values),
+        "equal ends": (left, left),
+    }
+    x = gaussian(num_nodes, 37, dtype=torch.float32, seed=22)
+    grad = gaussian(400, 37, dtype=torch.float32, seed=23)
+    for name, (a, b) in cases.items():
+        args = (rowptr.to(index_dtype), col.to(index_dtype), a.contiguous(), b.contiguous())
+        assert torch.equal(cpu.intersect_aggregate(*args, x),
+                           reference.intersect_aggregate(*args, x)), name
+        assert torch.equal(cpu.intersect_aggregate_backward(*args, grad, num_nodes),
+                           reference.intersect_aggregate_backward(*args, grad, num_nodes)), name
+
+
 def test_cpu_results_do_not_depend_on_the_thread_count() -> None:
     """Large enough for several pair blocks (forward) and one feature slice per thread
     (backward): identical to the reference at 1 and 2 threads."""
