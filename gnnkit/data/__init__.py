@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from .batch import GraphBatch, collate
 from .link_loader import LinkNeighborLoader
-from .link_sampling import LinkSample, induced_subgraph, sample_links
+from .link_sampling import LinkSample, sample_links
 from .loader import NeighborLoader
 from .sampling import SampledSubgraph, sample_neighbors, sampling_generator
 from .subgraph import PairDistances, SubgraphBatch, bfs_distances, pair_distances
@@ -48,7 +48,6 @@ __all__ = [
     "count_equivalent_pairs",
     "edge_deleted",
     "ego_nets",
-    "induced_subgraph",
     "node_deleted",
     "pair_distances",
     "sample_links",

@@ -1,6 +1,7 @@
 """Link-level sampling: mini-batches over seed *pairs* for link prediction
-(:func:`sample_links`) and the subgraph a node set induces (:func:`induced_subgraph`); the
-loader over pairs is :mod:`gnnkit.data.link_loader`.
+(:func:`sample_links`); the loader over pairs is :mod:`gnnkit.data.link_loader`. The subgraph
+a node set induces, with the edge ids of its entries, is
+:func:`gnnkit.sparse.induced_subgraph` ``(A, nodes, return_edge_ids=True)``.
 
 A link predictor scores a pair ``(s, t)`` from the embeddings of both endpoints, so a batch of
 ``B`` pairs needs the ``K``-hop in-neighbourhood of their endpoints. :func:`sample_links` makes
@@ -31,32 +32,23 @@ e.g. an evaluation set).
 sampled from the same generator, so one generator state gives one batch; the loader gives
 batch ``b`` of epoch ``e`` on rank ``r`` the generator
 :func:`~gnnkit.data.sampling.sampling_generator` ``(seed, e, r, 1 + b)``.
-
-**Induced subgraph.** :func:`induced_subgraph` returns the same matrix as
-:func:`gnnkit.sparse.induced_subgraph` plus the edge ids of its entries (their CSR positions
-in ``A``), reading only the rows of the selected nodes: ``O(T log n)`` for the ``T`` entries
-of those rows and ``n`` nodes (the node ids are sorted once and every candidate column is
-binary-searched), with no ``(N,)`` map and no transpose.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-from gnnkit.sparse import SparseMatrix, expand_ranges, pair_keys, ptr_from_counts
+from gnnkit.sparse import SparseMatrix, expand_ranges, pair_keys
 
 from .sampling import SampledSubgraph, check_fanouts, sample_neighbors
 
 __all__ = [
-    "InducedSubgraph",
     "LinkSample",
     "check_pairs",
-    "induced_subgraph",
     "link_seeds",
     "sample_links",
     "sample_negatives",
@@ -105,102 +97,6 @@ def check_pairs(pairs: object, num_nodes: int, name: str = "pairs", *,
             raise ValueError(f"{name} must hold node ids in [0, {num_nodes}) (the graph's "
                              f"nodes), found {low} … {high}")
     return pairs.long()
-
-
-# ------------------------------------------------------------------ induced subgraph
-class InducedSubgraph(NamedTuple):
-    """The result of :func:`induced_subgraph` for ``n`` nodes (unpacks as
-    ``matrix, e_id``).
-
-    Attributes:
-        matrix: ``n × n`` :class:`~gnnkit.sparse.SparseMatrix`, row = target, column =
-            source, local id ``i`` = ``nodes[i]``; sorted within rows (duplicate entries of
-            ``A`` kept, in ``A``'s order); values are ``A.values[e_id]`` (``None`` if ``A``
-            has none).
-        e_id: ``(nnz,)`` int64 CSR position in ``A`` of every entry of ``matrix``, in
-            ``matrix``'s CSR order.
-    """
-
-    matrix: SparseMatrix
-    e_id: Tensor
-
-
-def induced_subgraph(A: SparseMatrix, nodes: Tensor) -> InducedSubgraph:
-    """Every entry of ``A`` between two of ``nodes``, relabelled ``0 … n - 1`` in the given
-    order, with its edge id.
-
-    The matrix equals :func:`gnnkit.sparse.induced_subgraph` ``(A, nodes)``; this one also
-    returns the edge ids and costs ``O(T log n)`` for the ``T`` stored entries of the ``n``
-    selected rows — nothing of size ``N`` (module docstring).
-
-    Args:
-        A: the square ``N × N`` graph, row = target, column = source.
-        nodes: ``(n,)`` int64 distinct node ids, in any order (it defines the local ids).
-
-    Returns:
-        :class:`InducedSubgraph` ``(matrix, e_id)``.
-
-    Raises:
-        TypeError: ``A`` not a ``SparseMatrix``; ``nodes`` not an int64 tensor.
-        ValueError: a non-square ``A``; ``nodes`` not 1-D, on another device, out of
-            ``[0, N)`` or with a repeated id.
-
-    Examples:
-        >>> import torch
-        >>> from gnnkit.sparse import SparseMatrix
-        >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 0, 1], [1, 2, 2]]))  # 0→1→2, 0→2
-        >>> sub = induced_subgraph(A, torch.tensor([2, 1]))  # keeps the edge 1→2 as 1→0
-        >>> sub.matrix.to_dense().tolist(), sub.e_id.tolist()
-        ([[0.0, 1.0], [0.0, 0.0]], [2])
-    """
-    A = _check_graph(A)
-    nodes = _check_nodes(nodes, A.num_rows, A.device)
-    n, device = nodes.numel(), A.device
-    sorted_nodes, perm = torch.sort(nodes)
-    if n > 1:
-        repeated = sorted_nodes[1:] == sorted_nodes[:-1]
-        if bool(repeated.any()):
-            first = int(sorted_nodes[1:][repeated][0])
-            raise ValueError(f"nodes contains node {first} more than once; pass each node once "
-                             "(e.g. nodes.unique(), which also sorts them)")
-    begin = A.rowptr[nodes].long()
-    degree = A.rowptr[nodes + 1].long() - begin
-    total = int(degree.sum())
-    positions = expand_ranges(begin, degree, total=total, check=False)
-    owner = torch.repeat_interleave(torch.arange(n, device=device), degree, output_size=total)
-    sources = A.col[positions].long()
-    # a candidate source is selected iff it is found in the sorted node ids
-    slot = torch.searchsorted(sorted_nodes, sources).clamp_(max=max(n - 1, 0))
-    hit = sorted_nodes[slot] == sources
-    local_row, local_col, e_id = owner[hit], perm[slot[hit]], positions[hit]
-    # rows are grouped already (owner is sorted); sort within rows by local column, stably so
-    # duplicate entries keep A's order
-    order = torch.sort(pair_keys(local_row, local_col, max(n, 1), max(n, 1), check=False),
-                       stable=True).indices
-    local_col, e_id = local_col[order], e_id[order]
-    rowptr = ptr_from_counts(torch.bincount(local_row, minlength=n), check=False)
-    values = None if A.values is None else A.values[e_id]
-    return InducedSubgraph(SparseMatrix(rowptr, local_col, values, (n, n)), e_id)
-
-
-def _check_nodes(nodes: object, num_nodes: int, device: torch.device) -> Tensor:
-    if not isinstance(nodes, Tensor):
-        raise TypeError(f"nodes must be a torch.Tensor of node ids, got {type(nodes).__name__}")
-    if nodes.dtype != torch.int64:
-        raise TypeError(f"nodes must have dtype int64, got {nodes.dtype} (use nodes.long(); "
-                        "for a boolean mask use mask.nonzero().flatten())")
-    if nodes.dim() != 1:
-        raise ValueError(f"nodes must be 1-D (n,), got shape {tuple(nodes.shape)} "
-                         "(use nodes.flatten())")
-    if nodes.device != device:
-        raise ValueError(f"nodes are on {nodes.device} but A is on {device} "
-                         "(use nodes.to(A.device))")
-    if nodes.numel():
-        low, high = int(nodes.min()), int(nodes.max())
-        if low < 0 or high >= num_nodes:
-            raise ValueError(f"nodes must lie in [0, {num_nodes}) (the graph's nodes), found "
-                             f"{low} … {high}")
-    return nodes
 
 
 # ------------------------------------------------------------------ negatives

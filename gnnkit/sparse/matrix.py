@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from typing import Any, SupportsIndex, TypeAlias
+from typing import Any, Literal, SupportsIndex, TypeAlias, overload
 
 import torch
 from torch import Tensor
@@ -528,10 +528,29 @@ class SparseMatrix:
 
         return k_hop(self, seeds, num_hops)
 
-    def induced_subgraph(self, nodes: Tensor) -> SparseMatrix:
+    @overload
+    def induced_subgraph(
+        self, nodes: Tensor, *, return_edge_ids: Literal[False] = False
+    ) -> SparseMatrix: ...
+
+    @overload
+    def induced_subgraph(
+        self, nodes: Tensor, *, return_edge_ids: Literal[True]
+    ) -> tuple[SparseMatrix, Tensor]: ...
+
+    @overload
+    def induced_subgraph(
+        self, nodes: Tensor, *, return_edge_ids: bool
+    ) -> SparseMatrix | tuple[SparseMatrix, Tensor]: ...
+
+    def induced_subgraph(
+        self, nodes: Tensor, *, return_edge_ids: bool = False
+    ) -> SparseMatrix | tuple[SparseMatrix, Tensor]:
+        """The submatrix on ``nodes``, optionally with its edge ids (see
+        :func:`gnnkit.sparse.structural.induced_subgraph`)."""
         from .structural import induced_subgraph
 
-        return induced_subgraph(self, nodes)
+        return induced_subgraph(self, nodes, return_edge_ids=return_edge_ids)
 
     def gcn_norm(self, *, add_self_loops: bool = True, fill_value: float = 1.0) -> SparseMatrix:
         """``D̂^{-1/2} (A + I) D̂^{-1/2}`` (Kipf & Welling, 2017)."""

@@ -8,6 +8,7 @@ from a derived matrix back to the values it was built from.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal, overload
 
 import torch
 from torch import Tensor
@@ -288,8 +289,54 @@ def k_hop(A: SparseMatrix, seeds: Tensor, num_hops: int) -> Tensor:
     return reached.nonzero().flatten()
 
 
-def induced_subgraph(A: SparseMatrix, nodes: Tensor) -> SparseMatrix:
+@overload
+def induced_subgraph(
+    A: SparseMatrix, nodes: Tensor, *, return_edge_ids: Literal[False] = False
+) -> SparseMatrix: ...
+
+
+@overload
+def induced_subgraph(
+    A: SparseMatrix, nodes: Tensor, *, return_edge_ids: Literal[True]
+) -> tuple[SparseMatrix, Tensor]: ...
+
+
+@overload
+def induced_subgraph(
+    A: SparseMatrix, nodes: Tensor, *, return_edge_ids: bool
+) -> SparseMatrix | tuple[SparseMatrix, Tensor]: ...
+
+
+def induced_subgraph(
+    A: SparseMatrix, nodes: Tensor, *, return_edge_ids: bool = False
+) -> SparseMatrix | tuple[SparseMatrix, Tensor]:
     """The submatrix on ``nodes`` (relabelled ``0 … len(nodes)-1`` in the given order).
+
+    Every entry ``A[t, s]`` with both ``t`` and ``s`` in ``nodes`` becomes the entry
+    ``(i, j)`` of the ``n × n`` result, where ``nodes[i] = t`` and ``nodes[j] = s``. Duplicate
+    entries of ``A`` are kept (in ``A``'s order within a row), values are carried through
+    (gradients flow back to ``A.values``) and the index dtype is ``A``'s.
+
+    Only the rows of ``nodes`` are read: the node ids are sorted once and every column of
+    those rows is binary-searched among them, so a call costs ``O(T log n)`` for the ``T``
+    stored entries of the ``n`` selected rows, with no ``(N,)`` map and no transpose.
+
+    Args:
+        A: a square ``N × N`` matrix (row = target, column = source).
+        nodes: ``(n,)`` int64 or int32 distinct node ids in ``[0, N)``, in any order (the
+            order defines the local ids).
+        return_edge_ids: also return the edge ids of the result's entries.
+
+    Returns:
+        the ``n × n`` submatrix, rows sorted by column; with ``return_edge_ids=True`` the
+        pair ``(matrix, e_id)`` where ``e_id`` is ``(nnz,)`` int64, the CSR position in ``A``
+        of every entry of ``matrix`` in ``matrix``'s CSR order (``matrix.values`` is
+        ``A.values[e_id]``; ``edge_attr[e_id]`` gathers per-edge features).
+
+    Raises:
+        TypeError: ``A`` not a ``SparseMatrix``; ``nodes`` not an int32/int64 tensor.
+        ValueError: a non-square ``A``; ``nodes`` not 1-D, on another device, out of
+            ``[0, N)`` or with a repeated id.
 
     Examples:
         >>> import torch
@@ -297,13 +344,47 @@ def induced_subgraph(A: SparseMatrix, nodes: Tensor) -> SparseMatrix:
         >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 0, 1], [1, 2, 2]]))  # 0→1→2, 0→2
         >>> induced_subgraph(A, torch.tensor([1, 2])).to_dense().tolist()  # keeps the edge 1→2
         [[0.0, 0.0], [1.0, 0.0]]
+        >>> sub, e_id = induced_subgraph(A, torch.tensor([2, 1]), return_edge_ids=True)
+        >>> sub.to_dense().tolist(), e_id.tolist()  # the edge 1→2 is now 1→0, entry 2 of A
+        ([[0.0, 1.0], [0.0, 0.0]], [2])
     """
+    if not isinstance(A, SparseMatrix):
+        raise TypeError(f"A must be a gnnkit SparseMatrix, got {type(A).__name__}")
     if A.num_rows != A.num_cols:
         raise ValueError(f"induced_subgraph needs a square matrix, got shape {A.shape}")
     nodes = _check_selection(nodes, A.num_rows, "nodes", A.device)
-    if torch.unique(nodes).numel() != nodes.numel():
-        raise ValueError("nodes must not contain duplicates")
-    return select_cols(select_rows(A, nodes), nodes)
+    n, device = nodes.numel(), A.device
+    sorted_nodes, perm = torch.sort(nodes)
+    if n > 1:
+        repeated = sorted_nodes[1:] == sorted_nodes[:-1]
+        if bool(repeated.any()):
+            first = int(sorted_nodes[1:][repeated][0])
+            raise ValueError(
+                f"nodes must not contain duplicates: node {first} appears more than once "
+                "(pass each node once, e.g. nodes.unique(), which also sorts them)"
+            )
+    begin = A.rowptr[nodes].long()
+    degree = A.rowptr[nodes + 1].long() - begin
+    total = int(degree.sum())
+    positions = expand_ranges(begin, degree, total=total, check=False)
+    owner = torch.repeat_interleave(torch.arange(n, device=device), degree, output_size=total)
+    sources = A.col[positions].long()
+    # a candidate source is selected iff it is found among the sorted node ids
+    slot = torch.searchsorted(sorted_nodes, sources).clamp_(max=max(n - 1, 0))
+    hit = sorted_nodes[slot] == sources
+    local_row, local_col, e_id = owner[hit], perm[slot[hit]], positions[hit]
+    # rows are grouped already (owner is non-decreasing); sort within rows by local column,
+    # stably, so duplicate entries keep A's order
+    width = max(n, 1)
+    order = torch.sort(pair_keys(local_row, local_col, width, width, check=False),
+                       stable=True).indices
+    local_col, e_id = local_col[order], e_id[order]
+    rowptr = ptr_from_counts(torch.bincount(local_row, minlength=n), dtype=A.index_dtype,
+                             check=False)
+    structure = Structure(rowptr, local_col.to(A.index_dtype), n, sorted_rows=True)
+    values = None if A.values is None else A.values.index_select(0, e_id)
+    matrix = SparseMatrix._from_structure(structure, values, (n, n))
+    return (matrix, e_id) if return_edge_ids else matrix
 
 
 def block_diag(matrices: Sequence[SparseMatrix]) -> SparseMatrix:

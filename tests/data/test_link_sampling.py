@@ -1,4 +1,4 @@
-"""Link-level sampling (sample_links, induced_subgraph, the negatives) and LinkNeighborLoader,
+"""Link-level sampling (sample_links, the negatives) and LinkNeighborLoader,
 against brute-force oracles written here in plain Python."""
 
 from __future__ import annotations
@@ -8,11 +8,10 @@ import pickle
 import pytest
 import torch
 
-from gnnkit.data import LinkNeighborLoader, LinkSample, induced_subgraph, sample_links
+from gnnkit.data import LinkNeighborLoader, LinkSample, sample_links
 from gnnkit.data.link_sampling import link_seeds, sample_negatives
 from gnnkit.data.sampling import sampling_generator
 from gnnkit.sparse import SparseMatrix
-from gnnkit.sparse import induced_subgraph as sparse_induced_subgraph
 
 
 def random_graph(num_nodes: int, num_edges: int, seed: int, *, values: bool = False
@@ -235,88 +234,6 @@ def test_sample_links_bad_inputs_raise_clear_errors() -> None:
                      torch.tensor([[0], [0]]), [1], negatives=1)
     int32 = sample_links(A, pairs.int(), [2], generator=sampling_generator(0))
     assert torch.equal(int32.global_pairs, pairs)
-
-
-# ---------------------------------------------------------------------------- induced_subgraph
-def induced_oracle(A: SparseMatrix, nodes: list[int]) -> list[tuple[int, int, int]]:
-    """(local target, local source, edge id) of every entry of A between two of nodes."""
-    local = {node: i for i, node in enumerate(nodes)}
-    return sorted((local[t], local[s], e) for e, (t, s) in enumerate(entries(A))
-                  if t in local and s in local)
-
-
-def check_induced(A: SparseMatrix, nodes: torch.Tensor) -> None:
-    matrix, e_id = induced_subgraph(A, nodes)
-    n = nodes.numel()
-    assert matrix.shape == (n, n) and e_id.dtype == torch.int64
-    got = sorted((r, c, e) for (r, c), e in zip(entries(matrix), e_id.tolist(), strict=True))
-    assert got == induced_oracle(A, nodes.tolist())
-    # sorted within rows, duplicate entries in A's order
-    rows = entries(matrix)
-    ids = e_id.tolist()
-    for k in range(1, len(rows)):
-        if rows[k][0] == rows[k - 1][0]:
-            assert (rows[k][1], ids[k]) > (rows[k - 1][1], ids[k - 1])
-    # the dense-mask oracle, and the matrix of gnnkit.sparse.induced_subgraph
-    dense = A.to_dense()
-    expected = dense[nodes][:, nodes]
-    assert torch.equal(matrix.to_dense(), expected)
-    assert torch.equal(sparse_induced_subgraph(A, nodes).to_dense(), expected)
-    if A.values is not None:
-        assert torch.equal(matrix.values, A.values[e_id])
-
-
-def test_induced_subgraph_against_dense_mask() -> None:
-    for trial in range(4):
-        A = random_graph(30, 150, trial, values=trial % 2 == 1)  # duplicates and self-loops
-        g = torch.Generator().manual_seed(trial)
-        for size in (1, 7, 18, 30):
-            check_induced(A, torch.randperm(30, generator=g)[:size])  # unsorted node ids
-        check_induced(A, torch.arange(30))
-        check_induced(A, torch.arange(29, -1, -1))
-
-
-def test_induced_subgraph_duplicates_isolated_and_empty() -> None:
-    # 0 → 1 twice, 1 → 1 (self-loop), 2 → 0; node 3 isolated
-    A = SparseMatrix.from_edge_index(torch.tensor([[0, 0, 1, 2], [1, 1, 1, 0]]), shape=4)
-    matrix, e_id = induced_subgraph(A, torch.tensor([1, 0]))
-    assert matrix.to_dense().tolist() == [[1.0, 2.0], [0.0, 0.0]]
-    assert sorted(e_id.tolist()) == [1, 2, 3]
-    check_induced(A, torch.tensor([3, 1, 0, 2]))
-    matrix, e_id = induced_subgraph(A, torch.tensor([3]))
-    assert matrix.shape == (1, 1) and matrix.nnz == 0 and e_id.numel() == 0
-    matrix, e_id = induced_subgraph(A, torch.zeros(0, dtype=torch.long))
-    assert matrix.shape == (0, 0) and matrix.nnz == 0 and e_id.numel() == 0
-    empty = SparseMatrix.from_edge_index(torch.zeros(2, 0, dtype=torch.long), shape=5)
-    check_induced(empty, torch.tensor([4, 0, 2]))
-
-
-def test_induced_subgraph_int32_indices_and_multidimensional_values() -> None:
-    A = random_graph(25, 120, 9)
-    A = A.with_values(torch.randn(A.nnz, 3)).index_type(torch.int32)
-    nodes = torch.tensor([5, 0, 24, 13, 7, 2])
-    sub = induced_subgraph(A, nodes)
-    assert torch.equal(sub.matrix.values, A.values[sub.e_id])
-    expected = induced_oracle(A, nodes.tolist())
-    got = sorted((r, c, e) for (r, c), e in zip(entries(sub.matrix), sub.e_id.tolist(),
-                                               strict=True))
-    assert got == expected
-
-
-def test_induced_subgraph_bad_inputs() -> None:
-    A = random_graph(10, 30, 0)
-    with pytest.raises(ValueError, match=r"node 3 more than once.*unique"):
-        induced_subgraph(A, torch.tensor([3, 1, 3]))
-    with pytest.raises(TypeError, match=r"int64.*nodes\.long\(\)"):
-        induced_subgraph(A, torch.tensor([1, 2], dtype=torch.int32))
-    with pytest.raises(ValueError, match=r"1-D.*\(1, 2\)"):
-        induced_subgraph(A, torch.tensor([[1, 2]]))
-    with pytest.raises(ValueError, match=r"\[0, 10\).*found 1 … 12"):
-        induced_subgraph(A, torch.tensor([1, 12]))
-    with pytest.raises(TypeError, match=r"torch\.Tensor"):
-        induced_subgraph(A, [1, 2])  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="SparseMatrix"):
-        induced_subgraph(A.to_dense(), torch.tensor([1]))  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------- the loader

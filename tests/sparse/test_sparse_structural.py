@@ -5,13 +5,17 @@ from __future__ import annotations
 import pytest
 import torch
 from hypothesis import given, settings
-from sparse_graphs import EdgeList, dense_from_edges, graphs, make_graph
+from hypothesis import strategies as st
+from sparse_graphs import EdgeList, csr_order, dense_from_edges, graphs, make_graph
 
 from gnnkit.sparse import (
     SparseMatrix,
     bipartite_normalize,
     block_diag,
     gcn_norm,
+    induced_subgraph,
+    select_cols,
+    select_rows,
     spmm,
 )
 
@@ -102,6 +106,127 @@ def test_select_rows_cols_and_induced_subgraph() -> None:
         square.matrix().induced_subgraph(torch.tensor([1, 1]))
     with pytest.raises(ValueError, match=r"index values must lie in \[0, 6\)"):
         A.select_rows(torch.tensor([6]))
+
+
+def induced_oracle(graph: EdgeList, nodes: list[int]) -> list[tuple[int, int, int]]:
+    """(local row, local col, edge id) of every entry between two of ``nodes``, in the
+    expected CSR order: by local row, then local column, duplicates in ``A``'s order. The
+    edge id of an entry is its CSR position in ``A`` (``csr_order`` maps positions to the raw
+    edges)."""
+    local = {node: i for i, node in enumerate(nodes)}
+    found = []
+    for position, e in enumerate(csr_order(graph).tolist()):
+        t, s = int(graph.row[e]), int(graph.col[e])
+        if t in local and s in local:
+            found.append((local[t], local[s], position))
+    return sorted(found)
+
+
+def triples(matrix: SparseMatrix, e_id: torch.Tensor) -> list[tuple[int, int, int]]:
+    return list(zip(matrix.row.tolist(), matrix.col.tolist(), e_id.tolist(), strict=True))
+
+
+def check_induced(graph: EdgeList, nodes: torch.Tensor, values: torch.Tensor | None = None,
+                  index_dtype: torch.dtype = torch.int64) -> None:
+    A = graph.matrix(values).index_type(index_dtype)
+    n = nodes.numel()
+    matrix, e_id = induced_subgraph(A, nodes, return_edge_ids=True)
+    assert matrix.shape == (n, n) and matrix.index_dtype == index_dtype
+    assert e_id.dtype == torch.int64
+    assert triples(matrix, e_id) == induced_oracle(graph, nodes.tolist())
+    if values is None:
+        assert matrix.values is None
+    else:
+        assert matrix.values is not None and torch.equal(matrix.values, A.values[e_id])  # type: ignore[index]
+    if values is None or values.dim() == 1:  # the dense-mask oracle (duplicates summed)
+        index = nodes.long()
+        expected = dense_from_edges(graph, values)[index][:, index]
+        torch.testing.assert_close(matrix.to_dense().double(), expected)
+    # without edge ids: the same matrix, identical to select_rows then select_cols
+    plain = induced_subgraph(A, nodes)
+    for other in (plain, select_cols(select_rows(A, nodes), nodes)):
+        assert torch.equal(other.rowptr, matrix.rowptr) and torch.equal(other.col, matrix.col)
+        assert (other.values is None) == (matrix.values is None)
+        if matrix.values is not None:
+            assert torch.equal(other.values, matrix.values)  # type: ignore[arg-type]
+
+
+@settings(max_examples=60, deadline=None)
+@given(graph=graphs(square=True), data=st.data())
+def test_induced_subgraph_against_oracles(graph: EdgeList, data: st.DataObject) -> None:
+    size = data.draw(st.integers(0, graph.num_rows))
+    g = torch.Generator().manual_seed(data.draw(st.integers(0, 2**16)))
+    nodes = torch.randperm(graph.num_rows, generator=g)[:size]  # unsorted, possibly empty
+    value_shape = data.draw(st.sampled_from([None, (), (3,), (2, 2)]))
+    values = None if value_shape is None else torch.rand(graph.nnz, *value_shape,
+                                                        dtype=torch.float64, generator=g)
+    index_dtype = data.draw(st.sampled_from([torch.int64, torch.int32]))
+    check_induced(graph, nodes, values, index_dtype)
+    check_induced(graph, nodes.int(), values, index_dtype)  # int32 node ids too
+
+
+def test_induced_subgraph_duplicates_isolated_and_empty() -> None:
+    # raw (target, source) entries: 0 ← 1 twice, 1 ← 1 (self-loop), 0 ← 2; node 3 isolated
+    graph = EdgeList(4, 4, torch.tensor([1, 1, 1, 0]), torch.tensor([0, 0, 1, 2]))
+    A = graph.matrix()
+    matrix, e_id = induced_subgraph(A, torch.tensor([1, 0]), return_edge_ids=True)
+    assert matrix.to_dense().tolist() == [[1.0, 2.0], [0.0, 0.0]]  # duplicates kept
+    # A's CSR entries are (0,2), (1,0), (1,0), (1,1); local row 0 (node 1) holds the self-loop
+    # (local column 0) and then both copies of 1 ← 0 (local column 1), in A's order
+    assert e_id.tolist() == [3, 1, 2]
+    for nodes in ([3, 1, 0, 2], [3], [2, 3], []):
+        check_induced(graph, torch.tensor(nodes, dtype=torch.long))
+    matrix, e_id = A.induced_subgraph(torch.zeros(0, dtype=torch.long), return_edge_ids=True)
+    assert matrix.shape == (0, 0) and matrix.nnz == 0 and e_id.numel() == 0
+    matrix, e_id = A.induced_subgraph(torch.tensor([3]), return_edge_ids=True)
+    assert matrix.shape == (1, 1) and matrix.nnz == 0 and e_id.numel() == 0
+    check_induced(make_graph("empty", 5, 5, 0, seed=0), torch.tensor([4, 0, 2]))
+
+
+def test_induced_subgraph_larger_graphs_and_gradients() -> None:
+    for seed, kind in enumerate(("uniform", "duplicates", "loops", "heavy")):
+        graph = make_graph(kind, 40, 40, 200, seed=seed)
+        g = torch.Generator().manual_seed(seed)
+        for size in (1, 9, 23, 40):
+            check_induced(graph, torch.randperm(40, generator=g)[:size])
+        check_induced(graph, torch.arange(39, -1, -1), torch.rand(graph.nnz, 2, generator=g))
+    values = torch.rand(graph.nnz, dtype=torch.float64, requires_grad=True)
+    sub, e_id = graph.matrix(values).induced_subgraph(torch.tensor([7, 3, 30]),
+                                                      return_edge_ids=True)
+    sub.values.sum().backward()  # type: ignore[union-attr]
+    expected = torch.zeros(graph.nnz, dtype=torch.float64)
+    expected[csr_order(graph)[e_id]] = 1.0  # A's values are in CSR order: raw edge ↦ position
+    assert values.grad is not None and torch.equal(values.grad, expected)
+
+
+def test_induced_subgraph_reads_no_graph_sized_cache() -> None:
+    """The mechanism behind O(T log n): nothing graph-sized is derived from A — no
+    transpose, CSC or degree vector (the select_rows/select_cols composition computes them)."""
+    A = make_graph("uniform", 50, 50, 300, seed=11).matrix()
+    nodes = torch.tensor([4, 17, 3])
+    before = set(A.structure._cache)  # what the constructor filled (the COO rows)
+    induced_subgraph(A, nodes, return_edge_ids=True)
+    assert set(A.structure._cache) == before
+    select_cols(select_rows(A, nodes), nodes)
+    assert set(A.structure._cache) > before  # the check above can fail
+
+
+def test_induced_subgraph_bad_inputs() -> None:
+    A = make_graph("uniform", 10, 10, 30, seed=0).matrix()
+    with pytest.raises(ValueError, match=r"duplicates: node 3 appears more than once.*unique"):
+        induced_subgraph(A, torch.tensor([3, 1, 3]))
+    with pytest.raises(TypeError, match="int32 or int64"):
+        induced_subgraph(A, torch.tensor([1.0, 2.0]))
+    with pytest.raises(TypeError, match="int32 or int64"):
+        induced_subgraph(A, [1, 2])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"1-D.*\(1, 2\)"):
+        induced_subgraph(A, torch.tensor([[1, 2]]))
+    with pytest.raises(ValueError, match=r"\[0, 10\), found 1 … 12"):
+        induced_subgraph(A, torch.tensor([1, 12]))
+    with pytest.raises(ValueError, match="square"):
+        induced_subgraph(make_graph("uniform", 3, 4, 5, seed=0).matrix(), torch.tensor([0]))
+    with pytest.raises(TypeError, match="SparseMatrix"):
+        induced_subgraph(A.to_dense(), torch.tensor([1]))  # type: ignore[call-overload]
 
 
 def test_remove_edges_removes_every_copy_and_optionally_reverse() -> None:
