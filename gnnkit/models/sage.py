@@ -34,6 +34,11 @@ class SAGE(torch.nn.Module):
     seeds: layer ``l`` runs on ``(h, h[:M_l])`` and block ``l``. With fanout ``-1`` on every
     hop both forms agree at the seeds exactly.
 
+    **Layer by layer.** :attr:`num_layers`, :meth:`forward_layer` (one layer on one block) and
+    :meth:`block_degree` let :func:`gnnkit.train.inference.layerwise_inference` compute the
+    full-graph output one layer at a time over batches of nodes, without ``K`` layers of
+    activations in memory.
+
     Args:
         in_channels: feature width ``F``.
         hidden_channels: hidden width (256 in the paper).
@@ -67,6 +72,11 @@ class SAGE(torch.nn.Module):
         """Parameters of the first layer (for a first-layer-only weight decay)."""
         return self.convs[0].parameters()
 
+    @property
+    def num_layers(self) -> int:
+        """``K``, the number of :class:`~gnnkit.nn.SAGEConv` layers."""
+        return len(self.convs)
+
     def _finish(self, k: int, h: Tensor) -> Tensor:
         if k < len(self.convs) - 1:
             h = F.relu(h)
@@ -91,10 +101,35 @@ class SAGE(torch.nn.Module):
         if len(matrices) != len(self.convs):
             raise ValueError(f"the model has {len(self.convs)} layers but {len(matrices)} "
                              "blocks were given (sample one hop per layer)")
-        for k, (conv, block) in enumerate(zip(self.convs, matrices, strict=True)):
-            if x.shape[0] != block.num_cols:
-                raise ValueError(f"block {k} has {block.num_cols} sources but the features "
-                                 f"have {x.shape[0]} rows")
-            x = F.dropout(x, self.dropout, self.training)
-            x = self._finish(k, conv((x, x[: block.num_rows]), block))
+        for k, block in enumerate(matrices):
+            x = self.forward_layer(k, x, block)
         return x
+
+    def forward_layer(self, k: int, x: Tensor, block: SparseMatrix, *,
+                      degree: Tensor | None = None) -> Tensor:
+        """Layer ``k`` (0-based) on one block: dropout on ``x``, the convolution on
+        ``(x, x[:M])``, then ReLU (and the L2 normalisation) unless ``k`` is the last layer.
+
+        Args:
+            k: the layer, ``0 <= k < num_layers``.
+            x: ``(N_b, F_k)`` features of the block's sources, its ``M`` targets first.
+            block: ``M × N_b``, row = target, column = source.
+            degree: must be ``None`` (SAGE's mean needs no source degrees; see
+                :meth:`block_degree`).
+
+        Returns:
+            ``(M, F_{k+1})``; the output width is the hidden width, or ``C`` for the last
+            layer.
+        """
+        if degree is not None:
+            raise ValueError("SAGE takes no source degree (block_degree(A) is None)")
+        if x.shape[0] != block.num_cols:
+            raise ValueError(f"block {k} has {block.num_cols} sources but the features "
+                             f"have {x.shape[0]} rows")
+        x = F.dropout(x, self.dropout, self.training)
+        return self._finish(k, self.convs[k]((x, x[: block.num_rows]), block))
+
+    def block_degree(self, A: SparseMatrix) -> Tensor | None:
+        """``None``: a SAGE layer on a block holding every in-edge of its targets needs
+        nothing of the full graph ``A`` beyond the block."""
+        return None

@@ -4,6 +4,9 @@
   :func:`~gnnkit.train.node_classification.fit` with the early-stopping rules of the GCN and
   GAT papers (:class:`~gnnkit.train.node_classification.EarlyStopping`), and
   :func:`~gnnkit.train.node_classification.fit_sampled` on sampled mini-batches;
+* :mod:`gnnkit.train.inference` — layer-wise full-graph inference for models trained on
+  sampled blocks: :func:`~gnnkit.train.inference.layerwise_inference` (``model(x, A)`` one
+  layer at a time over batches of nodes);
 * :mod:`gnnkit.train.distributed` — the sampled mini-batch loop data-parallel over processes
   (``torch.distributed``, DDP): :func:`~gnnkit.train.distributed.fit_distributed` launches
   the ranks on one machine, :func:`~gnnkit.train.distributed.fit_rank` is one rank's loop
@@ -24,7 +27,7 @@ callback. Models come from :mod:`gnnkit.models` (or are the user's own). The ben
 
 from __future__ import annotations
 
-from . import graph_level, link_prediction, node_classification, recommendation
+from . import graph_level, inference, link_prediction, node_classification, recommendation
 from .graph_level import GraphFitResult, LRSchedule
 from .link_prediction import LinkFitResult
 from .node_classification import EarlyStopping, NodeFitResult
@@ -36,6 +39,7 @@ __all__ = [
     "LinkFitResult",
     "NodeFitResult",
     "graph_level",
+    "inference",
     "link_prediction",
     "node_classification",
     "recommendation",

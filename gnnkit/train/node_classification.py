@@ -18,7 +18,9 @@ untouched (a dense ``(N, F)`` tensor or a sparse :class:`~gnnkit.sparse.SparseMa
 graph form the model's layers accept). Accuracies are fractions in ``[0, 1]``.
 
 :func:`fit_sampled` trains the same way on sampled mini-batches of the training nodes
-(:class:`gnnkit.data.loader.NeighborLoader`) and evaluates full-batch.
+(:class:`gnnkit.data.loader.NeighborLoader`) and evaluates on the full graph: with one forward
+``model(x, graph)``, or with ``inference="layerwise"`` one layer at a time over batches of nodes
+(:func:`gnnkit.train.inference.layerwise_inference`, the same logits in less memory).
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ from gnnkit.data.sampling import SampledSubgraph
 from gnnkit.metrics import accuracy
 from gnnkit.sparse import SparseMatrix
 
+from .inference import check_layerwise_model, layerwise_inference
+
 __all__ = [
+    "INFERENCE_MODES",
     "STOPPING_RULES",
     "WEIGHT_DECAY_SCOPES",
     "EarlyStopping",
@@ -61,6 +66,10 @@ STOPPING_RULES = ("none", "kipf", "gat", "best_val_acc", "best_val_loss")
 #: ``all`` parameters, or only the ``first_layer`` (``model.first_layer_parameters()``) —
 #: Kipf & Welling decay the first layer only
 WEIGHT_DECAY_SCOPES = ("all", "first_layer")
+#: how :func:`fit_sampled` evaluates: ``full`` — one full-graph forward ``model(x, graph)``;
+#: ``layerwise`` — :func:`gnnkit.train.inference.layerwise_inference`, the same logits one
+#: layer at a time over batches of nodes (memory: one layer's output for all nodes)
+INFERENCE_MODES = ("full", "layerwise")
 
 
 class EarlyStopping:
@@ -174,21 +183,28 @@ def _accuracy(logits: Tensor, y: Tensor, mask: Tensor) -> float:
     return accuracy(y[mask], logits[mask].argmax(-1))
 
 
+#: ``forward(model, x, graph) → (N, C)`` logits: how an evaluation computes the model's output
+EvalForward = Callable[[torch.nn.Module, Any, Any], Tensor]
+
+
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, x: Any, graph: Any, y: Tensor,
-             masks: Mapping[str, Tensor]) -> dict[str, float]:
+             masks: Mapping[str, Tensor], *, forward: EvalForward | None = None
+             ) -> dict[str, float]:
     """Loss and accuracy of each named node set, in evaluation mode.
 
     Args:
         model: ``model(x, graph) → (N, C)`` logits.
         y: ``(N,)`` int64 labels.
         masks: ``{"val": (N,) bool, …}``.
+        forward: computes the logits as ``forward(model, x, graph)`` instead of
+            ``model(x, graph)`` (e.g. layer-wise inference, :func:`fit_sampled`).
 
     Returns:
         ``{"<name>_loss": cross-entropy, "<name>_acc": accuracy in [0, 1], …}``.
     """
     model.eval()
-    logits = model(x, graph)
+    logits = model(x, graph) if forward is None else forward(model, x, graph)
     results: dict[str, float] = {}
     for name, mask in masks.items():
         results[f"{name}_loss"] = float(F.cross_entropy(logits[mask], y[mask]))
@@ -229,9 +245,10 @@ class NodeFitResult:
 
 class _RunRecord:
     """The epoch bookkeeping of a node-classification loop, shared by :func:`fit` (and so
-    :func:`fit_sampled`) and :func:`gnnkit.train.distributed.fit_rank`: the full-batch
-    evaluation of every epoch, the history, the stopping rule with its selected epoch (and
-    that epoch's ``state_dict``), the time budget, why training ended, and the result.
+    :func:`fit_sampled`) and :func:`gnnkit.train.distributed.fit_rank`: the full-graph
+    evaluation of every epoch (``model(x, graph)``, or ``eval_forward(model, x, graph)``),
+    the history, the stopping rule with its selected epoch (and that epoch's
+    ``state_dict``), the time budget, why training ended, and the result.
 
     Created where training starts (it starts the budget's clock). Per epoch: :meth:`entry`
     evaluates, :meth:`record` files the entry and says whether to stop; then :meth:`result`.
@@ -240,8 +257,10 @@ class _RunRecord:
     def __init__(self, model: torch.nn.Module, x: Any, graph: Any, y: Tensor,
                  val_mask: Tensor, test_mask: Tensor | None, *, stopping: str, patience: int,
                  time_budget: float | None, keep_best_state: bool,
-                 log: Callable[[dict[str, float]], None] | None) -> None:
+                 log: Callable[[dict[str, float]], None] | None,
+                 eval_forward: EvalForward | None = None) -> None:
         self.model, self.x, self.graph, self.y = model, x, graph, y
+        self.eval_forward = eval_forward
         self.masks = ({"val": val_mask} if test_mask is None
                       else {"val": val_mask, "test": test_mask})
         self.stopper = EarlyStopping(stopping, patience)
@@ -258,7 +277,8 @@ class _RunRecord:
         evaluation of every mask (``eval_seconds`` times the evaluation)."""
         tick = time.perf_counter()
         entry: dict[str, float] = {"epoch": epoch, "train_seconds": train_seconds}
-        entry.update(evaluate(self.model, self.x, self.graph, self.y, self.masks))
+        entry.update(evaluate(self.model, self.x, self.graph, self.y, self.masks,
+                              forward=self.eval_forward))
         entry["loss"] = float(loss.detach()) if isinstance(loss, Tensor) else float(loss)
         entry["eval_seconds"] = time.perf_counter() - tick
         return entry
@@ -348,6 +368,7 @@ def fit(
     keep_best_state: bool = False,
     log: Callable[[dict[str, float]], None] | None = None,
     train_epoch: Callable[[torch.nn.Module, torch.optim.Optimizer], Tensor] | None = None,
+    eval_forward: EvalForward | None = None,
 ) -> NodeFitResult:
     """Train ``model`` full-batch on the nodes of ``train_mask`` and select an epoch.
 
@@ -368,6 +389,9 @@ def fit(
         log: called with every epoch's history entry (progress display).
         train_epoch: replaces the full-batch step: ``train_epoch(model, optimizer)`` trains
             one epoch and returns its training loss (mini-batch training: :func:`fit_sampled`).
+        eval_forward: replaces ``model(x, graph)`` in the evaluation:
+            ``eval_forward(model, x, graph) → (N, C)`` logits, called in evaluation mode
+            without autograd (layer-wise inference: :func:`fit_sampled`'s ``inference``).
 
     The random state is the caller's: seed (``torch.manual_seed``) before building the model
     for a reproducible run.
@@ -381,7 +405,7 @@ def fit(
                                sheaf_weight_decay=sheaf_weight_decay)
     run = _RunRecord(model, x, graph, y, val_mask, test_mask, stopping=stopping,
                      patience=patience, time_budget=time_budget,
-                     keep_best_state=keep_best_state, log=log)
+                     keep_best_state=keep_best_state, log=log, eval_forward=eval_forward)
     for epoch in range(1, epochs + 1):
         model.train()
         tick = time.perf_counter()
@@ -411,12 +435,15 @@ def fit_sampled(
     batch_size: int,
     num_workers: int = 0,
     seed: int | None = None,
+    inference: str = "full",
+    inference_batch_size: int | None = None,
     **options: Any,
 ) -> NodeFitResult:
     """:func:`fit` with sampled mini-batches: every epoch is one pass over the training nodes
     in shuffled batches of ``batch_size`` seeds, each with its ``len(fanouts)``-hop
     neighbourhood sampled by :class:`gnnkit.data.loader.NeighborLoader` (one Adam step per
-    batch); evaluation stays full-batch (``model(x, graph)``), as in :func:`fit`.
+    batch); evaluation is on the full graph, with one forward ``model(x, graph)`` as in
+    :func:`fit` or layer by layer (``inference``).
 
     Args:
         model: takes both forms: ``model(x, graph) → (N, C)`` and
@@ -429,10 +456,36 @@ def fit_sampled(
         num_workers: sampling worker processes (``torch.utils.data.DataLoader``).
         seed: the loader's seed; ``None`` draws it from torch's global generator (seeded by
             the caller), so a seeded run is reproducible.
+        inference: how validation and test logits are computed (:data:`INFERENCE_MODES`):
+            ``"full"`` (default) — ``model(x, graph)``; ``"layerwise"`` —
+            :func:`gnnkit.train.inference.layerwise_inference`, the same logits up to float
+            rounding, one layer at a time over batches of ``inference_batch_size`` nodes with
+            all their neighbours: memory one layer's output for all nodes plus one batch,
+            instead of every layer's activations. The model must then expose its layers
+            (:class:`gnnkit.train.inference.LayerwiseModel`, as ``SAGE`` does).
+        inference_batch_size: target nodes per batch of the layer-wise inference (default
+            ``batch_size``).
         options: the keyword arguments of :func:`fit` (``lr``, ``epochs``, ``stopping``, …).
 
     The reported ``loss`` of an epoch is the seed-weighted mean of its batches' losses.
     """
+    if inference not in INFERENCE_MODES:
+        raise ValueError(f"inference must be one of {list(INFERENCE_MODES)}, got {inference!r}")
+    if inference == "full":
+        if inference_batch_size is not None:
+            raise ValueError("inference_batch_size is for inference='layerwise'")
+    else:
+        if options.get("eval_forward") is not None:
+            raise ValueError("pass inference='layerwise' or eval_forward, not both")
+        check_layerwise_model(model)
+        chunk = batch_size if inference_batch_size is None else inference_batch_size
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise ValueError(f"inference_batch_size must be an int >= 1, got {chunk!r}")
+
+        def layerwise(model: torch.nn.Module, x: Any, graph: Any) -> Tensor:
+            return layerwise_inference(model, x, graph, batch_size=chunk)
+
+        options["eval_forward"] = layerwise
     seeds = train_mask.nonzero().flatten().to(graph.device)
     loader = NeighborLoader(graph, seeds, fanouts, batch_size=batch_size, shuffle=True,
                             seed=seed, num_workers=num_workers)

@@ -19,6 +19,7 @@ from gnnkit.models import build_model
 from gnnkit.sparse import SparseMatrix
 from gnnkit.train.distributed import env_world_size, fit_rank, init_from_env
 from gnnkit.train.node_classification import (
+    INFERENCE_MODES,
     STOPPING_RULES,
     WEIGHT_DECAY_SCOPES,
     fit,
@@ -57,8 +58,10 @@ class TrainingSpec:
     stopping: str = "none"
     patience: int = 0
     optimizer: str = "adam"
-    #: ``[training.sampling]``: ``{"fanouts": [...], "batch_size": n, "workers": n}`` trains
-    #: on sampled mini-batches (:func:`parse_sampling`); ``None``: full-batch
+    #: ``[training.sampling]``: ``{"fanouts": [...], "batch_size": n, "workers": n,
+    #: "inference": "full"}`` (with ``"inference": "layerwise"`` also
+    #: ``"inference_batch_size": n``) trains on sampled mini-batches (:func:`parse_sampling`);
+    #: ``None``: full-batch
     sampling: dict[str, Any] | None = None
 
 
@@ -102,14 +105,18 @@ def train_node_classifier(experiment: Experiment, data: NodeData, *, seed: int, 
 
 
 #: the keys of ``[training.sampling]``
-SAMPLING_KEYS = ("fanouts", "batch_size", "workers")
+SAMPLING_KEYS = ("fanouts", "batch_size", "workers", "inference", "inference_batch_size")
 
 
 def parse_sampling(table: Any, path: Path | None) -> dict[str, Any] | None:
     """``[training.sampling]`` (absent: ``None``, full-batch training): ``fanouts`` (one int
     per layer, ``-1`` = all neighbours; e.g. ``[25, 10]``), ``batch_size`` (seeds per batch,
-    default 512) and ``workers`` (sampling processes, default 0). Training then runs
-    :func:`gnnkit.train.node_classification.fit_sampled`; evaluation stays full-batch."""
+    default 512), ``workers`` (sampling processes, default 0) and ``inference``, how the
+    validation and test logits are computed on the full graph: ``full`` (default, one forward
+    ``model(x, A)``) or ``layerwise`` (:func:`gnnkit.train.inference.layerwise_inference`,
+    the same logits one layer at a time over batches of ``inference_batch_size`` nodes,
+    default ``batch_size``). Training then runs
+    :func:`gnnkit.train.node_classification.fit_sampled`."""
     if table is None:
         return None
     where = "training.sampling"
@@ -128,7 +135,20 @@ def parse_sampling(table: Any, path: Path | None) -> dict[str, Any] | None:
     if batch_size < 1 or workers < 0:
         raise ExperimentError(path, f"{where}.batch_size must be >= 1 and {where}.workers "
                                     f">= 0, got {batch_size} and {workers}")
-    return {"fanouts": list(fanouts), "batch_size": batch_size, "workers": workers}
+    inference = get_value(table, "inference", str, where, path, "full", INFERENCE_MODES)
+    spec = {"fanouts": list(fanouts), "batch_size": batch_size, "workers": workers,
+            "inference": inference}
+    if inference == "layerwise":
+        chunk = get_value(table, "inference_batch_size", int, where, path, batch_size)
+        if chunk < 1:
+            raise ExperimentError(path, f"{where}.inference_batch_size must be >= 1, got "
+                                        f"{chunk}")
+        spec["inference_batch_size"] = chunk
+    elif "inference_batch_size" in table:
+        raise ExperimentError(path, f"{where}.inference_batch_size only applies to "
+                                    f"{where}.inference = 'layerwise'; remove it or set "
+                                    "inference = 'layerwise'")
+    return spec
 
 
 def _trainer(training: TrainingSpec) -> Any:
@@ -155,8 +175,15 @@ def _trainer(training: TrainingSpec) -> Any:
                 raise ValueError("training.sheaf_weight_decay is not supported by the "
                                  "data-parallel trainer (torchrun, WORLD_SIZE > 1); remove it "
                                  "or run in one process")
+            if sampling["inference"] != "full":
+                raise ValueError("training.sampling.inference = 'layerwise' is not supported "
+                                 "by the data-parallel trainer (torchrun, WORLD_SIZE > 1; "
+                                 "rank 0 evaluates with one full-graph forward); remove it "
+                                 "or run in one process")
             return fit_rank(model, x, graph, *args, **options, **kwargs)
-        return fit_sampled(model, x, graph, *args, **options, **kwargs)
+        return fit_sampled(model, x, graph, *args, **options, inference=sampling["inference"],
+                           inference_batch_size=sampling.get("inference_batch_size"),
+                           **kwargs)
 
     return sampled
 
