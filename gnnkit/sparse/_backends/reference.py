@@ -326,30 +326,10 @@ def intersect_rows(
     ``(ptr, common)`` in CSR form: the common columns of pair ``k`` are
     ``common[ptr[k]:ptr[k+1]]`` in increasing order. Cost ``O(Σ_k deg(left_k) + deg(right_k))``.
     """
-    index_dtype = col.dtype
-    left = left.long()
-    right = right.long()
-    start_l, end_l = rowptr[left].long(), rowptr[left + 1].long()
-    start_r, end_r = rowptr[right].long(), rowptr[right + 1].long()
-    len_l, len_r = end_l - start_l, end_r - start_r
-    # Gather both neighbour lists of every pair, tag each entry with its pair, then keep the
-    # entries of the left list that also occur in the right list of the same pair.
-    pair_l = index_from_counts(len_l, check=False)
-    pair_r = index_from_counts(len_r, check=False)
-    cols_l = col[expand_ranges(start_l, len_l, total=pair_l.numel(), check=False)].long()
-    cols_r = col[expand_ranges(start_r, len_r, total=pair_r.numel(), check=False)].long()
-    # Keys (pair, column) are sorted because pairs are consecutive and rows are sorted.
-    width = 1 + max(int(c.max()) if c.numel() else 0 for c in (cols_l, cols_r))
-    key_l = pair_keys(pair_l, cols_l, left.numel(), width, check=False)
-    key_r = pair_keys(pair_r, cols_r, right.numel(), width, check=False)
-    if key_r.numel() == 0:
-        found = torch.zeros_like(key_l, dtype=torch.bool)
-    else:
-        position = torch.searchsorted(key_r, key_l).clamp(max=key_r.numel() - 1)
-        found = key_r[position] == key_l
-    common = cols_l[found].to(index_dtype)
-    ptr = ptr_from_index(pair_l[found], left.numel(), dtype=index_dtype, check=False)
-    return ptr, common
+    # the shared walk below; on unique columns its keep-the-first-copy rule is a no-op
+    pair, common = _common_entries(rowptr, col, left, right)
+    ptr = ptr_from_index(pair, left.numel(), dtype=col.dtype, check=False)
+    return ptr, common.to(col.dtype)
 
 
 def _common_entries(
