@@ -447,8 +447,11 @@ def speed_markdown(result: dict[str, Any]) -> str:
 @contextlib.contextmanager
 def reference_paths() -> Iterator[None]:
     """The NCN code paths as they were before the ddi speed work: every dropout mask from
-    ``F.dropout``'s own kernel and the pooled-set matrices with int64 indices."""
+    ``F.dropout``'s own kernel, the pooled-set matrices with int64 indices, and common
+    neighbours pooled through an explicit set matrix (intersect_rows + spmm) rather than the
+    fused ``intersect_aggregate``."""
     from gnnkit.nn.linkpred import dropout as dropout_module
+    from gnnkit.nn.linkpred import ncn as ncn_module
     from gnnkit.nn.linkpred.heuristics import NeighborSets
 
     def int64_matrix(self: NeighborSets, num_nodes: int,
@@ -458,12 +461,15 @@ def reference_paths() -> Iterator[None]:
                             validate=False)
 
     fast_matrix = NeighborSets.as_matrix
+    fused_pool = ncn_module._FUSED_COMMON_POOL
     with dropout_module.use_fast_masks(False):
         NeighborSets.as_matrix = int64_matrix  # type: ignore[method-assign]
+        ncn_module._FUSED_COMMON_POOL = False
         try:
             yield
         finally:
             NeighborSets.as_matrix = fast_matrix  # type: ignore[method-assign]
+            ncn_module._FUSED_COMMON_POOL = fused_pool
 
 
 def _profile_table(run: Callable[[], None], rows: int = 12) -> list[dict[str, Any]]:
