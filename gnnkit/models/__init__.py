@@ -1,9 +1,9 @@
 """Small reference models composed from :mod:`gnnkit.nn` layers, and the model registry.
 
-Node level: :class:`GCN`, :class:`GAT`. Graph level (a :class:`gnnkit.data.GraphBatch` in,
-one row per graph out): :class:`GIN` (Xu et al.'s graph classifier) and :class:`GINE` (OGB's
-molecule baseline with edge features). :class:`NSD`: Neural Sheaf Diffusion (Diag-, O(d)-
-and Gen-NSD).
+Node level: :class:`GCN`, :class:`GAT`, :class:`SAGE` (GraphSAGE, full-graph or on sampled
+mini-batches). Graph level (a :class:`gnnkit.data.GraphBatch` in, one row per graph out):
+:class:`GIN` (Xu et al.'s graph classifier) and :class:`GINE` (OGB's molecule baseline with
+edge features). :class:`NSD`: Neural Sheaf Diffusion (Diag-, O(d)- and Gen-NSD).
 
 :mod:`gnnkit.models.registry` is the one place a configuration names a model: each entry
 declares its task(s), configuration keys (types, defaults) and builder; the benchmark suite
@@ -29,6 +29,7 @@ from .registry import (
     model_names,
     register_model,
 )
+from .sage import SAGE
 from .swl import SWL
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "GINE",
     "MODELS",
     "NSD",
+    "SAGE",
     "SWL",
     "ModelConfigError",
     "ModelEntry",

@@ -26,9 +26,14 @@ in ``torch.nn.parallel.DistributedDataParallel`` (DDP). An optimisation step goe
   batches, so one step equals a single-process step on the union (tested with 2 processes in
   float64 to rounding). Every replica then takes the same optimizer step from the same
   gradient, so the weights stay identical on all ranks.
-* **Evaluation and stopping.** Rank 0 evaluates full-batch (``model(x, graph)``, the inner
-  module, no collective) and broadcasts the epoch's metrics, including the training loss
-  averaged over all ranks' seeds; every rank feeds the *same* numbers into the same
+* **Evaluation and stopping.** With ``inference="full"`` (the default) rank 0 evaluates
+  full-batch (``model(x, graph)``, the inner module, no collective) while the others wait.
+  With ``inference="layerwise"`` every rank evaluates together
+  (:func:`gnnkit.train.inference.distributed_layerwise_inference` on the inner module): at
+  every layer each rank computes its contiguous shard of the nodes and the shards are
+  all-gathered, so every rank holds the same logits (equal to the full forward's up to float
+  rounding). Either way rank 0 then broadcasts the epoch's metrics, including the training
+  loss averaged over all ranks' seeds; every rank feeds the *same* numbers into the same
   :class:`~gnnkit.train.node_classification.EarlyStopping` and so stops at the same epoch, the
   time budget included (measured on rank 0). Every rank returns the same
   :class:`~gnnkit.train.node_classification.NodeFitResult`.
@@ -55,6 +60,7 @@ from __future__ import annotations
 
 import atexit
 import copy
+import functools
 import os
 import socket
 import tempfile
@@ -73,8 +79,10 @@ from gnnkit.data.loader import NeighborLoader
 from gnnkit.data.sampling import sampling_generator
 from gnnkit.sparse import SparseMatrix
 
+from .inference import distributed_layerwise_inference
 from .node_classification import (
     NodeFitResult,
+    _layerwise_batch_size,
     _RunRecord,
     _train_sampled_epoch,
     make_optimizer,
@@ -258,6 +266,8 @@ def fit_rank(
     time_budget: float | None = None,
     keep_best_state: bool = False,
     log: Callable[[dict[str, float]], None] | None = None,
+    inference: str = "full",
+    inference_batch_size: int | None = None,
 ) -> NodeFitResult:
     """Train ``model`` as one rank of a data-parallel run (module docstring); call it on
     every rank with the same arguments, after ``torch.distributed.init_process_group``.
@@ -286,6 +296,18 @@ def fit_rank(
         epochs, stopping, patience, time_budget, keep_best_state: as in
             :func:`~gnnkit.train.node_classification.fit` (the budget is rank 0's clock).
         log: called on rank 0 with every epoch's history entry.
+        inference: how the validation and test logits are computed
+            (:data:`~gnnkit.train.node_classification.INFERENCE_MODES`): ``"full"`` (default)
+            — one forward ``model(x, graph)`` on rank 0 while the other ranks wait;
+            ``"layerwise"`` — split across the ranks, each computing every layer for its
+            shard of the nodes in batches of ``inference_batch_size``, the shards
+            all-gathered after each layer
+            (:func:`gnnkit.train.inference.distributed_layerwise_inference`; memory per rank:
+            one layer's output for all nodes plus one shard and one batch). The logits are
+            those of ``"full"`` up to float rounding. The model must expose its layers
+            (:class:`gnnkit.train.inference.LayerwiseModel`, as ``SAGE`` does).
+        inference_batch_size: target nodes per block of the layer-wise inference (default
+            ``batch_size``); only with ``inference="layerwise"``.
 
     Returns:
         the same :class:`~gnnkit.train.node_classification.NodeFitResult` on every rank; an
@@ -295,6 +317,8 @@ def fit_rank(
     distributed = dist.is_available() and dist.is_initialized()
     batch_size = _check_batch_size(batch_size, world_size)
     _check_positive_int("epochs", epochs)
+    # checked before any collective: every rank gets the same arguments, so all raise alike
+    chunk = _layerwise_batch_size(model, inference, inference_batch_size, batch_size)
     if lr <= 0:
         raise ValueError(f"lr must be positive, got {lr}")
     if not isinstance(graph, SparseMatrix):
@@ -336,9 +360,13 @@ def fit_rank(
     net: torch.nn.Module = model
     if distributed:
         net = torch.nn.parallel.DistributedDataParallel(model)
+    eval_forward = None
+    if chunk is not None:
+        # the inner module, not the DDP wrapper: no gradient synchronisation in evaluation
+        eval_forward = functools.partial(distributed_layerwise_inference, batch_size=chunk)
     run = _RunRecord(model, x, graph, y, val_mask, test_mask, stopping=stopping,
                      patience=patience, time_budget=time_budget,
-                     keep_best_state=keep_best_state, log=log)
+                     keep_best_state=keep_best_state, log=log, eval_forward=eval_forward)
     for epoch in range(1, epochs + 1):
         model.train()
         tick = time.perf_counter()
@@ -352,10 +380,15 @@ def fit_rank(
             dist.all_reduce(total)
         train_seconds = time.perf_counter() - tick
         message: tuple[dict[str, float], bool] | None = None
+        loss = total[0] / total[1].clamp(min=1)
         if rank == 0:
             # rank 0 evaluates and reads the budget's clock; every rank files the same numbers
-            entry = run.entry(epoch, train_seconds, total[0] / total[1].clamp(min=1))
+            entry = run.entry(epoch, train_seconds, loss)
             message = (entry, run.over_budget())
+        elif eval_forward is not None:
+            # layer-wise: every rank takes part in the evaluation's all_gathers, in the same
+            # order as rank 0; its own (identical) metrics are dropped for rank 0's broadcast
+            run.entry(epoch, train_seconds, loss)
         entry, over_budget = _broadcast(message)
         if run.record(epoch, entry, epochs=epochs, over_budget=over_budget, log=rank == 0):
             break
@@ -433,6 +466,8 @@ def fit_distributed(
     threads: int | None = None,
     timeout: float = 300.0,
     start_method: str = "spawn",
+    inference: str = "full",
+    inference_batch_size: int | None = None,
     **options: Any,
 ) -> DistributedFitResult:
     """Train ``model`` on ``world_size`` processes of this machine with DDP (module
@@ -459,6 +494,9 @@ def fit_distributed(
             ``"fork"`` (the ranks start at once with this process's memory, copy-on-write;
             do not fork after CUDA has been initialised here, and prefer ``"spawn"`` when
             this process runs other threads).
+        inference, inference_batch_size: how every epoch's evaluation runs, as in
+            :func:`fit_rank` (``"layerwise"``: split across the ranks); checked here, before
+            any process starts.
         options: the keyword arguments of :func:`fit_rank` (``lr``, ``epochs``, ``stopping``,
             ``optimizer``, …; callables must be picklable: module-level functions or
             ``functools.partial``). ``log`` runs in rank 0's process.
@@ -468,14 +506,16 @@ def fit_distributed(
         (:attr:`DistributedFitResult.rank_states`).
 
     Raises:
-        ValueError: a bad ``world_size``, ``batch_size``, ``backend``, ``start_method`` or
-            ``timeout``.
+        ValueError: a bad ``world_size``, ``batch_size``, ``backend``, ``start_method``,
+            ``timeout``, ``inference`` or ``inference_batch_size``.
+        TypeError: ``inference="layerwise"`` with a model that does not expose its layers.
         RuntimeError: ``torch.distributed`` or the backend is missing, or the ranks ended with
             different weights.
         torch.multiprocessing.ProcessRaisedException: a rank raised (its traceback included).
     """
     world_size = _check_positive_int("world_size", world_size)
     _check_batch_size(batch_size, world_size)
+    _layerwise_batch_size(model, inference, inference_batch_size, batch_size)
     if not dist.is_available():
         raise RuntimeError("torch.distributed is not available in this torch build; "
                            "use gnnkit.train.node_classification.fit_sampled in one process")
@@ -501,7 +541,8 @@ def fit_distributed(
         threads = _check_positive_int("threads", threads)
     if seed is None:
         seed = int(torch.randint(0, 2**62, (1,)))
-    options = {**options, "fanouts": list(fanouts), "batch_size": batch_size, "seed": seed}
+    options = {**options, "fanouts": list(fanouts), "batch_size": batch_size, "seed": seed,
+               "inference": inference, "inference_batch_size": inference_batch_size}
     data = (x, graph, y, train_mask, val_mask, test_mask)
     with tempfile.TemporaryDirectory(prefix="gnnkit-ddp-") as out_dir:
         torch.multiprocessing.start_processes(

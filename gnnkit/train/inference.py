@@ -32,6 +32,12 @@ normalisation needs on a block, e.g. GCN's :func:`~gnnkit.sparse.structural.gcn_
 first (local ids ``0 … e - s - 1``) and the other sources follow (design decision 19).
 Building one costs ``O(T)`` for the ``T`` entries of its rows, through one ``(N,)`` int64
 relabelling map per call.
+
+**Across ranks** (:func:`distributed_layerwise_inference`): in a ``torch.distributed``
+process group every rank computes each layer for its own contiguous shard of the nodes and
+the shards are exchanged with ``all_gather`` before the next layer, so the ranks share the
+work and every rank ends with the whole output (the data-parallel trainer's evaluation,
+:func:`gnnkit.train.distributed.fit_rank` with ``inference="layerwise"``).
 """
 
 from __future__ import annotations
@@ -40,11 +46,18 @@ from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
 
 from gnnkit.sparse import SparseMatrix
 
-__all__ = ["LayerwiseModel", "check_layerwise_model", "layerwise_inference", "one_hop_blocks"]
+__all__ = [
+    "LayerwiseModel",
+    "check_layerwise_model",
+    "distributed_layerwise_inference",
+    "layerwise_inference",
+    "one_hop_blocks",
+]
 
 
 @runtime_checkable
@@ -109,15 +122,26 @@ def one_hop_blocks(A: SparseMatrix, batch_size: int
         0 [0, 1, 3] (2, 3) [1, 2, 0]
         2 [2, 3] (2, 2) [0]
     """
+    _check_batch_size(batch_size)
+    return _row_blocks(A, batch_size, 0, A.num_rows)
+
+
+def _check_batch_size(batch_size: object) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int):
         raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    n = A.num_rows
+    return batch_size
+
+
+def _row_blocks(A: SparseMatrix, batch_size: int, first: int, last: int
+                ) -> Iterator[tuple[int, Tensor, SparseMatrix]]:
+    """:func:`one_hop_blocks` restricted to the targets ``first … last - 1`` (a rank's shard);
+    arguments unchecked."""
     device = A.device
-    local_id = torch.full((n,), -1, dtype=torch.int64, device=device)
-    for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
+    local_id = torch.full((A.num_rows,), -1, dtype=torch.int64, device=device)
+    for start in range(first, last, batch_size):
+        stop = min(start + batch_size, last)
         M = stop - start
         rowptr = A.rowptr[start: stop + 1].long()
         low, high = int(rowptr[0]), int(rowptr[-1])
@@ -183,35 +207,143 @@ def layerwise_inference(model: torch.nn.Module, x: Tensor | SparseMatrix, A: Spa
         >>> out.shape, torch.allclose(out, model(x, A), atol=1e-6)
         (torch.Size([4, 2]), True)
     """
+    layered = _check_arguments(model, x, A, batch_size)
+    degree = layered.block_degree(A)
+    h: Tensor | SparseMatrix = x
+    for k in range(layered.num_layers):
+        # the previous layer's output is released when h is rebound
+        h = _layer_rows(layered, k, h, A, degree, batch_size, 0, A.num_rows)
+    assert isinstance(h, Tensor)
+    return h
+
+
+def _check_arguments(model: torch.nn.Module, x: Tensor | SparseMatrix, A: SparseMatrix,
+                     batch_size: object) -> LayerwiseModel:
+    """The checks of :func:`layerwise_inference` (shared with the sharded variant)."""
     layered = check_layerwise_model(model)
     if not isinstance(A, SparseMatrix):
         raise TypeError(f"A must be a gnnkit SparseMatrix (N × N), got {type(A).__name__}")
     if A.num_rows != A.num_cols:
         raise ValueError(f"A must be square (the full graph), got shape {A.shape}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-        raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    n = A.num_rows
+    _check_batch_size(batch_size)
     rows = x.num_rows if isinstance(x, SparseMatrix) else x.shape[0]
-    if rows != n:
-        raise ValueError(f"x has {rows} rows but A has {n} nodes")
+    if rows != A.num_rows:
+        raise ValueError(f"x has {rows} rows but A has {A.num_rows} nodes")
+    return layered
+
+
+def _layer_rows(layered: LayerwiseModel, k: int, h: Tensor | SparseMatrix, A: SparseMatrix,
+                degree: Tensor | None, batch_size: int, first: int, last: int) -> Tensor:
+    """Layer ``k``'s output ``(last - first, F_{k+1})`` at the targets ``first … last - 1``,
+    from the previous layer ``h`` at all ``N`` nodes, in blocks of ``batch_size`` targets."""
+    out: Tensor | None = None
+    for start, n_id, block in _row_blocks(A, batch_size, first, last):
+        result = layered.forward_layer(k, _rows(h, n_id), block,
+                                       degree=None if degree is None
+                                       else degree.index_select(0, n_id))
+        if out is None:
+            out = result.new_empty((last - first, *result.shape[1:]))
+        out[start - first: start - first + block.num_rows] = result
+    if out is None:  # no targets (an empty graph or shard): an empty block gives the width
+        empty = A.rowptr.new_zeros(1).long()
+        block = SparseMatrix(empty, empty[:0], None, (0, 0), validate=False)
+        out = layered.forward_layer(k, _rows(h, empty[:0]), block,
+                                    degree=None if degree is None else degree[:0])
+    return out
+
+
+def _in_process_group() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+@torch.no_grad()
+def distributed_layerwise_inference(model: torch.nn.Module, x: Tensor | SparseMatrix,
+                                    A: SparseMatrix, *, batch_size: int) -> Tensor:
+    """:func:`layerwise_inference` with the work split across the ranks of the default
+    ``torch.distributed`` process group; every rank gets the whole ``(N, C)`` output.
+
+    Call it on every rank of the group, with the same model weights, ``x``, ``A`` and
+    ``batch_size`` (it runs collectives: a rank that does not call it leaves the others
+    waiting until the group's timeout). With ``W`` ranks, rank ``r`` owns the contiguous
+    nodes ``r·S … (r + 1)·S - 1`` (``S = ⌈N / W⌉``; the last ranks may own fewer or none).
+    At every layer each rank computes its nodes' outputs in blocks of ``batch_size`` targets
+    (as :func:`layerwise_inference` does for all nodes), then the ranks exchange their shards
+    with one ``all_gather`` and go on to the next layer from the assembled ``(N, F)`` tensor.
+    The shards are split by nodes, not edges: a rank whose nodes have more in-edges takes
+    longer and the others wait for it in the ``all_gather``.
+
+    **Communicated:** one ``all_reduce`` of two int64 numbers (the ranks compare ``N``), then
+    per layer one ``all_gather`` of ``W`` shards of ``S`` rows of that layer's output width
+    (shards shorter than ``S`` are padded with zeros, as ``all_gather`` needs equal shapes;
+    the padding is dropped). Tensors go through the group's backend on their own device (CPU
+    for gloo, the rank's GPU for NCCL).
+
+    **Memory per rank:** the previous layer for all ``N`` nodes (a rank's targets may have
+    in-neighbours anywhere), the assembled output for all nodes (``W·S`` rows, at most
+    ``W - 1`` of them padding), the rank's own shard (``S`` rows) and one block — about
+    :func:`layerwise_inference`'s peak plus one shard; the backend may stage the gathered
+    rows in a buffer of the same size during the exchange. The compute per rank is ``1/W``
+    of the single-process inference's.
+
+    Args:
+        model: a :class:`LayerwiseModel` in evaluation mode (as for
+            :func:`layerwise_inference`), the same weights on every rank — under DDP the
+            wrapped module (``ddp.module``), not the wrapper.
+        x: ``(N, F)`` node features, dense or a sparse ``SparseMatrix``.
+        A: the square ``N × N`` ``SparseMatrix``; the whole graph on every rank.
+        batch_size: targets per block within a rank's shard (``>= 1``; a shard smaller than
+            it is one block).
+
+    Returns:
+        ``(N, C)`` on every rank, identical across ranks and equal to ``model(x, A)`` up to
+        float rounding. Without an initialised process group: :func:`layerwise_inference`
+        (the same numbers).
+
+    Raises:
+        TypeError, ValueError: as :func:`layerwise_inference` (the model, ``A``, ``x``,
+            ``batch_size``), raised before any collective.
+        ValueError: the ranks passed graphs with different numbers of nodes.
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.models.sage import SAGE
+        >>> from gnnkit.sparse import SparseMatrix
+        >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 1, 2, 3], [1, 2, 3, 0]]))
+        >>> x = torch.randn(4, 3)
+        >>> model = SAGE(3, 8, 2).eval()
+        >>> out = distributed_layerwise_inference(model, x, A, batch_size=2)  # no group: alone
+        >>> torch.equal(out, layerwise_inference(model, x, A, batch_size=2))
+        True
+    """
+    layered = _check_arguments(model, x, A, batch_size)
+    if not _in_process_group():
+        return layerwise_inference(model, x, A, batch_size=batch_size)
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    n = A.num_rows
+    # different N would make all_gather fail on shapes, or hang: compare first (max N, max -N)
+    counts = torch.tensor([n, -n], dtype=torch.int64)
+    if dist.get_backend() == "nccl":
+        counts = counts.to(A.device)
+    dist.all_reduce(counts, op=dist.ReduceOp.MAX)
+    if int(counts[0]) != -int(counts[1]):
+        raise ValueError(f"the ranks passed graphs A with different numbers of nodes (rank "
+                         f"{rank}: {n}, range {-int(counts[1])}…{int(counts[0])}): pass the "
+                         "same graph on every rank")
+    if n == 0:  # nothing to share (every rank sees the same N)
+        return layerwise_inference(model, x, A, batch_size=batch_size)
+    shard = -(-n // world_size)  # ⌈N / W⌉ rows per rank: the shards line up in the output
+    first, last = min(rank * shard, n), min((rank + 1) * shard, n)
     degree = layered.block_degree(A)
     h: Tensor | SparseMatrix = x
     for k in range(layered.num_layers):
-        out: Tensor | None = None
-        for start, n_id, block in one_hop_blocks(A, batch_size):
-            result = layered.forward_layer(k, _rows(h, n_id), block,
-                                           degree=None if degree is None
-                                           else degree.index_select(0, n_id))
-            if out is None:
-                out = result.new_empty((n, *result.shape[1:]))
-            out[start: start + block.num_rows] = result
-        if out is None:  # an empty graph: one empty block gives the layer's width
-            empty = A.rowptr.new_zeros(1).long()
-            block = SparseMatrix(empty, empty[:0], None, (0, 0), validate=False)
-            out = layered.forward_layer(k, _rows(h, empty[:0]), block,
-                                        degree=None if degree is None else degree[:0])
-        h = out  # the previous layer's output is released here
+        mine = _layer_rows(layered, k, h, A, degree, batch_size, first, last)
+        if mine.shape[0] < shard:  # all_gather needs equal shapes: pad the short shards
+            padding = mine.new_zeros((shard - mine.shape[0], *mine.shape[1:]))
+            mine = torch.cat([mine, padding])
+        gathered = mine.new_empty((world_size * shard, *mine.shape[1:]))
+        # rank j's shard lands in rows j·S … (j + 1)·S - 1: the nodes in order, padding last
+        dist.all_gather(list(gathered.split(shard)), mine)
+        del mine
+        h = gathered[:n]  # the previous layer's output is released here
     assert isinstance(h, Tensor)
     return h

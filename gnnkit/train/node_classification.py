@@ -422,6 +422,25 @@ def fit(
     return run.result()
 
 
+def _layerwise_batch_size(model: torch.nn.Module, inference: str,
+                          inference_batch_size: int | None, batch_size: int) -> int | None:
+    """Check the ``inference``/``inference_batch_size`` options of :func:`fit_sampled` (shared
+    with :func:`gnnkit.train.distributed.fit_rank`, which must reject them before any
+    collective): ``None`` for ``"full"``, else the layer-wise batch size (default
+    ``batch_size``)."""
+    if inference not in INFERENCE_MODES:
+        raise ValueError(f"inference must be one of {list(INFERENCE_MODES)}, got {inference!r}")
+    if inference == "full":
+        if inference_batch_size is not None:
+            raise ValueError("inference_batch_size is for inference='layerwise'")
+        return None
+    check_layerwise_model(model)
+    chunk = batch_size if inference_batch_size is None else inference_batch_size
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"inference_batch_size must be an int >= 1, got {chunk!r}")
+    return chunk
+
+
 def fit_sampled(
     model: torch.nn.Module,
     x: Tensor,
@@ -469,18 +488,10 @@ def fit_sampled(
 
     The reported ``loss`` of an epoch is the seed-weighted mean of its batches' losses.
     """
-    if inference not in INFERENCE_MODES:
-        raise ValueError(f"inference must be one of {list(INFERENCE_MODES)}, got {inference!r}")
-    if inference == "full":
-        if inference_batch_size is not None:
-            raise ValueError("inference_batch_size is for inference='layerwise'")
-    else:
-        if options.get("eval_forward") is not None:
-            raise ValueError("pass inference='layerwise' or eval_forward, not both")
-        check_layerwise_model(model)
-        chunk = batch_size if inference_batch_size is None else inference_batch_size
-        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-            raise ValueError(f"inference_batch_size must be an int >= 1, got {chunk!r}")
+    if inference == "layerwise" and options.get("eval_forward") is not None:
+        raise ValueError("pass inference='layerwise' or eval_forward, not both")
+    chunk = _layerwise_batch_size(model, inference, inference_batch_size, batch_size)
+    if chunk is not None:
 
         def layerwise(model: torch.nn.Module, x: Any, graph: Any) -> Tensor:
             return layerwise_inference(model, x, graph, batch_size=chunk)

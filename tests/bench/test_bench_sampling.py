@@ -12,6 +12,7 @@ import tomllib
 from gnnkit.bench.data import load_node_data
 from gnnkit.bench.experiment import ExperimentError, load_experiments, parse_experiment
 from gnnkit.bench.tasks.node_classification import train_node_classifier
+from gnnkit.train.distributed import fit_rank
 
 BASE = """
 id = "sage-test"
@@ -139,12 +140,24 @@ def test_layerwise_inference_run_on_cora_matches_the_full_forward_run() -> None:
         assert a["test"] == pytest.approx(b["test"], abs=0.11)  # ... of 1000
 
 
-def test_layerwise_inference_is_refused_under_torchrun(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_layerwise_inference_reaches_the_data_parallel_trainer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under torchrun (faked here: no process group, so fit_rank runs alone) the inference
+    options go to fit_rank, which splits the evaluation across the ranks."""
     import gnnkit.bench.tasks.node_classification as task
+
+    calls: list[dict[str, Any]] = []
+
+    def recording_fit_rank(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return fit_rank(*args, **kwargs)
 
     monkeypatch.setattr(task, "env_world_size", lambda: 2)
     monkeypatch.setattr(task, "init_from_env", lambda: True)
-    experiment = parse('[training.sampling]\nfanouts = [5]\ninference = "layerwise"\n')
+    monkeypatch.setattr(task, "fit_rank", recording_fit_rank)
+    experiment = parse('[training.sampling]\nfanouts = [10, 5]\nbatch_size = 64\n'
+                       'inference = "layerwise"\ninference_batch_size = 1000\n')
     data = load_node_data(experiment.dataset, roots=[])
-    with pytest.raises(ValueError, match="layerwise' is not supported by the data-parallel"):
-        train_node_classifier(experiment, data, seed=0, split=0, max_epochs=1)
+    run = train_node_classifier(experiment, data, seed=0, split=0, max_epochs=1)
+    assert run.epochs == 1
+    assert [(c["inference"], c["inference_batch_size"]) for c in calls] == [("layerwise", 1000)]

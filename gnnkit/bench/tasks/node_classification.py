@@ -116,7 +116,9 @@ def parse_sampling(table: Any, path: Path | None) -> dict[str, Any] | None:
     ``model(x, A)``) or ``layerwise`` (:func:`gnnkit.train.inference.layerwise_inference`,
     the same logits one layer at a time over batches of ``inference_batch_size`` nodes,
     default ``batch_size``). Training then runs
-    :func:`gnnkit.train.node_classification.fit_sampled`."""
+    :func:`gnnkit.train.node_classification.fit_sampled`, or under ``torchrun``
+    :func:`gnnkit.train.distributed.fit_rank` (``layerwise``: evaluation split across the
+    ranks)."""
     if table is None:
         return None
     where = "training.sampling"
@@ -158,8 +160,9 @@ def _trainer(training: TrainingSpec) -> Any:
     joined here from the environment the first time
     (:func:`~gnnkit.train.distributed.init_from_env`, gloo on CPU). ``batch_size`` is then
     the seeds per step over all ranks (a multiple of the world size), and every rank returns
-    the same metrics (rank 0's evaluation, broadcast). Full-batch experiments run whole on
-    every rank."""
+    the same metrics (broadcast from rank 0, which evaluates alone with ``inference =
+    "full"``; with ``"layerwise"`` the evaluation is split across the ranks). Full-batch
+    experiments run whole on every rank."""
     sampling = training.sampling
     if sampling is None:
         return fit
@@ -168,22 +171,16 @@ def _trainer(training: TrainingSpec) -> Any:
         if isinstance(x, SparseMatrix):  # mini-batches gather feature rows: densify once
             x = x.to_dense()
         options = {"fanouts": sampling["fanouts"], "batch_size": sampling["batch_size"],
-                   "num_workers": sampling["workers"]}
+                   "num_workers": sampling["workers"], "inference": sampling["inference"],
+                   "inference_batch_size": sampling.get("inference_batch_size")}
         if env_world_size() > 1 and init_from_env():
             sheaf_weight_decay = kwargs.pop("sheaf_weight_decay", None)
             if sheaf_weight_decay is not None:
                 raise ValueError("training.sheaf_weight_decay is not supported by the "
                                  "data-parallel trainer (torchrun, WORLD_SIZE > 1); remove it "
                                  "or run in one process")
-            if sampling["inference"] != "full":
-                raise ValueError("training.sampling.inference = 'layerwise' is not supported "
-                                 "by the data-parallel trainer (torchrun, WORLD_SIZE > 1; "
-                                 "rank 0 evaluates with one full-graph forward); remove it "
-                                 "or run in one process")
             return fit_rank(model, x, graph, *args, **options, **kwargs)
-        return fit_sampled(model, x, graph, *args, **options, inference=sampling["inference"],
-                           inference_batch_size=sampling.get("inference_batch_size"),
-                           **kwargs)
+        return fit_sampled(model, x, graph, *args, **options, **kwargs)
 
     return sampled
 
