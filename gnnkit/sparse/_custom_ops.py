@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._backends import get_kernel
+from ._backends import get_kernel, reference
 from .index import index_from_ptr
 
 _LIB = "gnnkit"
@@ -85,8 +85,9 @@ def spmm_op(
     with_arg: bool,
 ) -> tuple[Tensor, Tensor]:
     """``(out, arg)`` of ``spmm``; ``row`` and the CSC arrays are only used by the backward.
-    ``arg`` (the max/min winners) is only computed ``with_arg``: the backward of max/min
-    needs it, a forward without gradient does not."""
+    ``arg`` (the max/min winners; int32 unless nnz needs int64, see
+    ``reference.arg_dtype``) is only computed ``with_arg``: the backward of max/min needs
+    it, a forward without gradient does not."""
     out, arg = get_kernel("spmm", x.device)(rowptr, col, values, x, reduce, with_arg)
     return out, arg
 
@@ -96,7 +97,7 @@ def _(rowptr, col, values, x, reduce, row, colptr, csc_row, csc_perm, with_arg):
     shape = _spmm_out_shape(rowptr.shape[0] - 1, values, x)
     out = x.new_empty(shape)
     extreme = with_arg and reduce in ("max", "min")
-    arg = x.new_empty(shape if extreme else [0], dtype=torch.long)
+    arg = x.new_empty(shape if extreme else [0], dtype=reference.arg_dtype(col.shape[0]))
     return out, arg
 
 
@@ -333,7 +334,8 @@ def segment_op(src: Tensor, ptr: Tensor, reduce: str) -> tuple[Tensor, Tensor]:
 @segment_op.register_fake
 def _(src, ptr, reduce):  # type: ignore[no-untyped-def]
     shape = [ptr.shape[0] - 1, *src.shape[1:]]
-    arg = src.new_empty(shape if reduce in ("max", "min") else [0], dtype=torch.long)
+    arg_shape = shape if reduce in ("max", "min") else [0]
+    arg = src.new_empty(arg_shape, dtype=reference.arg_dtype(src.shape[0]))
     return src.new_empty(shape), arg
 
 
@@ -364,7 +366,8 @@ def _segment_backward(ctx: Any, grad_out: Tensor, grad_arg: Tensor | None) -> tu
     # raises) for a tensor without elements whenever another listed size is 0.
     width = math.prod(grad_out.shape[1:])
     flat_grad = grad_src.view(ctx.num_src, width)
-    flat_arg = torch.where(valid, arg, torch.zeros_like(arg)).view(arg.shape[0], width)
+    # scatter_add_ takes int64 indices only (arg is int32 whenever len(src) fits).
+    flat_arg = torch.where(valid, arg, torch.zeros_like(arg)).long().view(arg.shape[0], width)
     flat_contribution = torch.where(valid, grad_out, torch.zeros_like(grad_out))
     flat_grad.scatter_add_(0, flat_arg, flat_contribution.reshape(flat_arg.shape))
     return grad_src, None, None

@@ -311,6 +311,8 @@ COMPILE_CASES = [
                                   "HAS_ARGMAP": False}, id="spmm-max-bf16"),
     pytest.param("spmm", "fp32", {"REDUCE": 3, "HAS_INDEX": False, "HAS_VALUES": False,
                                   "HAS_ARGMAP": True}, id="spmm-min-pass2"),
+    pytest.param("spmm", "fp32", {"REDUCE": 2, "HAS_INDEX": True, "HAS_VALUES": False,
+                                  "HAS_ARGMAP": True, "arg": "*i64"}, id="spmm-max-int64-arg"),
     pytest.param("spmm", "fp64", {"REDUCE": 1, "HAS_INDEX": True, "HAS_VALUES": False,
                                   "HAS_ARGMAP": False}, id="spmm-mean-fp64"),
     pytest.param("sddmm", "fp16", {"OP": 0}, id="sddmm-dot"),
@@ -329,8 +331,11 @@ def test_kernels_compile_for_a_gpu(name: str, dtype: str, flags: dict[str, Any])
     acc = tl.float64 if dtype == "fp64" else tl.float32
     if name == "spmm":
         kernel = spmm_kernel.GATHER_REDUCE
+        flags = dict(flags)
+        arg = flags.pop("arg", "*i32")  # winners: int32 unless nnz needs int64
         pointers = {n: "*i64" for n in ("lo_ptr", "hi_ptr", "count_lo_ptr", "count_hi_ptr",
-                                        "index_ptr", "arg_ptr", "argmap_ptr")}
+                                        "index_ptr")}
+        pointers.update({"arg_ptr": arg, "argmap_ptr": arg})
         pointers.update({n: f"*{dtype}" for n in ("values_ptr", "src_ptr", "out_ptr")})
         ints = {"empty_arg": "i64"}
         constexprs = {**flags, "ACC_DTYPE": acc, "BLOCK_E": 16, "BLOCK_F": 64}

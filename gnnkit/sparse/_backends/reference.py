@@ -53,6 +53,8 @@ __all__ = [
 ]
 
 _HALF_TYPES = (torch.float16, torch.bfloat16)
+# Largest nnz whose max/min winners are int32: the sentinel ``nnz`` itself must fit.
+_INT32_ARG_MAX_NNZ = 2**31 - 1
 
 
 def is_available() -> bool:
@@ -85,6 +87,19 @@ def _messages(col: Tensor, values: Tensor | None, x: Tensor) -> Tensor:
     return torch.bmm(vals, gathered)  # block: (E, P, Q) @ (E, Q, F)
 
 
+def arg_dtype(nnz: int) -> torch.dtype:
+    """dtype of the max/min winners ``arg`` of a reduction over ``nnz`` entries: ``int32``
+    whenever the empty-row sentinel ``nnz`` fits in it (``nnz ≤ 2³¹ − 1``), else ``int64``.
+
+    Part of the kernel contract: every backend, and the fake (tracing) implementation of the
+    custom ops, allocate ``arg`` with this dtype (also when it is empty), so int32 halves the
+    tensor a max/min forward keeps for its backward and the bytes it writes. Backends call it
+    from here at each call, so the tests can lower ``_INT32_ARG_MAX_NNZ`` to run the int64
+    path on small inputs.
+    """
+    return torch.int32 if nnz <= _INT32_ARG_MAX_NNZ else torch.int64
+
+
 def _output_shape(num_rows: int, values: Tensor | None, x: Tensor) -> tuple[int, ...]:
     if values is not None and values.dim() == 3:
         return (num_rows, values.shape[1], *x.shape[2:])
@@ -104,12 +119,13 @@ def spmm(
     ``reduce`` is ``"sum"``, ``"mean"`` (sum divided by the row's stored-entry count),
     ``"max"`` or ``"min"``. Rows without entries give 0 for every reduction.
 
-    Returns ``(out, arg)``. For ``max``/``min``, ``arg`` has the shape of ``out``, dtype int64,
-    and holds the CSR position ``e`` of the winning entry of each output element (the first
-    entry of the row in CSR order among ties), or ``E`` (one past the end) for empty rows. For
-    ``sum``/``mean`` ``arg`` is an empty int64 tensor. Block values support sum and mean only.
-    With ``with_arg=False`` (no gradient will be asked for) ``arg`` is an empty int64 tensor
-    for every reduction, which spares max/min an int64 tensor of the output's shape.
+    Returns ``(out, arg)``. For ``max``/``min``, ``arg`` has the shape of ``out``, dtype
+    :func:`arg_dtype` ``(E)`` (int32 whenever ``E ≤ 2³¹ − 1``, else int64), and holds the CSR
+    position ``e`` of the winning entry of each output element (the first entry of the row in
+    CSR order among ties), or ``E`` (one past the end) for empty rows. For ``sum``/``mean``
+    ``arg`` is an empty tensor of that dtype. Block values support sum and mean only. With
+    ``with_arg=False`` (no gradient will be asked for) ``arg`` is an empty tensor of that
+    dtype for every reduction, which spares max/min an integer tensor of the output's shape.
     """
     num_rows = rowptr.numel() - 1
     nnz = col.numel()
@@ -117,7 +133,8 @@ def spmm(
     out_shape = _output_shape(num_rows, values, x)
     msgs = _messages(col, values, x)
     row = _row_of_edges(rowptr)
-    empty_arg = torch.empty(0, dtype=torch.long, device=x.device)
+    index_dtype = arg_dtype(nnz)
+    empty_arg = torch.empty(0, dtype=index_dtype, device=x.device)
     if reduce in ("sum", "mean"):
         out = torch.zeros(out_shape, dtype=acc, device=x.device)
         out.index_add_(0, row, msgs)
@@ -133,11 +150,11 @@ def spmm(
     if not with_arg:
         return out.to(x.dtype), empty_arg
     # The winner is the first entry (lowest CSR position) whose message equals the extremum.
-    positions = torch.arange(nnz, device=x.device).view(-1, *([1] * (msgs.dim() - 1)))
-    positions = positions.expand_as(msgs)
+    positions = torch.arange(nnz, dtype=index_dtype, device=x.device)
+    positions = positions.view(-1, *([1] * (msgs.dim() - 1))).expand_as(msgs)
     is_winner = msgs == out.index_select(0, row)
     candidate = torch.where(is_winner, positions, torch.full_like(positions, nnz))
-    arg = torch.full(out_shape, nnz, dtype=torch.long, device=x.device)
+    arg = torch.full(out_shape, nnz, dtype=index_dtype, device=x.device)
     arg.scatter_reduce_(0, index, candidate, "amin", include_self=True)
     return out.to(x.dtype), arg
 
@@ -150,8 +167,9 @@ def spmm_arg_backward(
     With ``m = values[arg] * x[col[arg]]`` the chosen message of each output element,
     ``grad_x[col[arg]] += values[arg] * grad_out`` and ``grad_values[arg] += x[col[arg]] *
     grad_out`` (summed over the feature dimension). Elements with ``arg == E`` (empty rows)
-    contribute nothing. Returns ``(grad_x, grad_values)``; ``grad_values`` is ``None`` when
-    ``values`` is ``None``. Shapes as ``x`` and ``values``.
+    contribute nothing. ``arg`` may be int32 or int64 (whatever :func:`spmm` returned).
+    Returns ``(grad_x, grad_values)``; ``grad_values`` is ``None`` when ``values`` is
+    ``None``. Shapes as ``x`` and ``values``.
     """
     nnz = col.numel()
     if nnz == 0:  # no entry can have won: both gradients are zero
@@ -179,7 +197,7 @@ def spmm_arg_backward(
         if vals.dim() == 1:
             grad_values_flat.index_add_(0, safe_arg.reshape(-1), (grad * chosen_x).reshape(-1))
         else:
-            flat_index = safe_arg * vals.shape[1] + head
+            flat_index = safe_arg.long() * vals.shape[1] + head  # E·H may exceed int32
             grad_values_flat.view(-1).index_add_(
                 0, flat_index.reshape(-1), (grad * chosen_x).reshape(-1)
             )

@@ -200,9 +200,9 @@ def spmm(
 
     Shapes as in the reference: values ``None``/``(E,)``/``(E, H)``/``(E, P, Q)``, x
     ``(N, *S)``/``(N, H, F)``/``(N, Q, F)``; returns ``(out, arg)`` with ``arg`` the CSR
-    position of each max/min winner (``E`` for empty rows), empty for sum/mean and when
-    ``with_arg`` is false. The C++ side does all reshaping: on small graphs the per-call
-    overhead is what counts.
+    position of each max/min winner (``E`` for empty rows; int32 unless ``E`` needs int64,
+    :func:`reference.arg_dtype`), empty for sum/mean and when ``with_arg`` is false. The C++
+    side does all reshaping: on small graphs the per-call overhead is what counts.
     """
     # Plain attribute tests rather than the generic helpers: on small graphs this wrapper's
     # own time is part of every call.
@@ -219,7 +219,7 @@ def spmm(
         and _spmm_shapes_supported(values, x, reduce)
     ):
         return _native().spmm(rowptr, col, None if values is None else _contiguous(values),
-                              _contiguous(x), reduce, with_arg)
+                              _contiguous(x), reduce, with_arg, reference.arg_dtype(col.numel()))
     return reference.spmm(rowptr, col, values, x, reduce, with_arg)
 
 
@@ -270,7 +270,7 @@ def spmm_arg_backward(
         layout is None
         or (values is not None and values.dim() == 3)
         or grad_out.shape != arg.shape
-        or arg.dtype != torch.int64
+        or arg.dtype not in _INDEX_TYPES
         or not _is_cpu_float(x, values, grad_out)
         or not _is_cpu_index(col)
     ):
@@ -353,7 +353,8 @@ def segment(src: Tensor, ptr: Tensor, reduce: str) -> tuple[Tensor, Tensor]:
         or not _is_cpu_index(ptr)
     ):
         return reference.segment(src, ptr, reduce)
-    return _native().spmm(ptr, None, None, _contiguous(src), reduce)
+    return _native().spmm(ptr, None, None, _contiguous(src), reduce, True,
+                          reference.arg_dtype(src.shape[0]))
 
 
 # ------------------------------------------------------------------------------ structure

@@ -59,8 +59,8 @@ def _gather_reduce_kernel(
     values_ptr,  # (E,) or (E, H) entry values (ignored unless HAS_VALUES)
     src_ptr,  # (N, H, F) strided source rows
     out_ptr,  # (S, H, F) contiguous output
-    arg_ptr,  # (S, H, F) contiguous int64 winners (written for max/min if WRITE_ARG)
-    argmap_ptr,  # (P, H, F) contiguous int64: winners of pass 1 (read if HAS_ARGMAP)
+    arg_ptr,  # (S, H, F) contiguous int32/int64 winners (written for max/min if WRITE_ARG)
+    argmap_ptr,  # (P, H, F) contiguous, arg's dtype: winners of pass 1 (read if HAS_ARGMAP)
     stride_value_e,
     stride_value_h,
     stride_src_n,
@@ -157,8 +157,10 @@ def _gather_reduce_kernel(
                     mask=feature_mask & not_empty,
                     other=0,
                 )
-            winner = tl.where(not_empty, winner, empty_arg)
-            tl.store(arg_ptr + out_offsets, winner, mask=feature_mask)
+            winner = tl.where(not_empty, winner.to(tl.int64), empty_arg)
+            # Tracked in int64, stored in arg's dtype (int32 whenever the sentinel fits).
+            tl.store(arg_ptr + out_offsets, winner.to(arg_ptr.dtype.element_ty),
+                     mask=feature_mask)
     tl.store(out_ptr + out_offsets, acc.to(out_ptr.dtype.element_ty), mask=feature_mask)
 
 
@@ -260,7 +262,8 @@ def gather_reduce(
     ``src`` is ``(N, H, F)`` (any strides); ``values`` is ``None``, ``(E,)`` (shared by all
     heads; requires ``H == 1``) or ``(E, H)``; ``index`` ``None`` means the identity
     (``segment``). Returns ``(out, arg)`` of shape ``(M, H, F)`` with the conventions of
-    :func:`gnnkit.sparse._backends.reference.spmm`. ``schedule`` forces ``"rows"`` or
+    :func:`gnnkit.sparse._backends.reference.spmm` (``arg`` of dtype
+    :func:`~gnnkit.sparse._backends.reference.arg_dtype`). ``schedule`` forces ``"rows"`` or
     ``"split"``; by default :func:`select_schedule` decides with ``policy`` (default: the
     module's ``DEFAULT_POLICY``), whose ``chunk`` also sizes the split pieces. With
     ``with_arg=False`` max/min store no winners and ``arg`` is empty.
@@ -277,7 +280,8 @@ def gather_reduce(
     nnz = index.numel() if index is not None else src.shape[0]
     out = torch.empty((num_rows, num_heads, num_features), dtype=src.dtype, device=src.device)
     with_arg = with_arg and reduce in ("max", "min")
-    arg = torch.empty(out.shape if with_arg else (0,), dtype=torch.long, device=src.device)
+    index_dtype = reference.arg_dtype(nnz)
+    arg = torch.empty(out.shape if with_arg else (0,), dtype=index_dtype, device=src.device)
     if out.numel() == 0:
         return out, arg
     if schedule == "rows":
@@ -297,7 +301,7 @@ def gather_reduce(
     acc_dtype = torch.float64 if src.dtype == torch.float64 else torch.float32
     partial = torch.empty((num_pieces, num_heads, num_features), dtype=acc_dtype,
                           device=src.device)
-    partial_arg = torch.empty(partial.shape if with_arg else (0,), dtype=torch.long,
+    partial_arg = torch.empty(partial.shape if with_arg else (0,), dtype=index_dtype,
                               device=src.device)
     if num_pieces > 0:
         first_pass = "sum" if reduce == "mean" else reduce

@@ -11,7 +11,7 @@ std::tuple<at::Tensor, at::Tensor> spmm_forward(const at::Tensor& rowptr,
                                                 const c10::optional<at::Tensor>& col,
                                                 const c10::optional<at::Tensor>& values,
                                                 const at::Tensor& x, const std::string& reduce,
-                                                bool with_arg);
+                                                bool with_arg, at::ScalarType arg_dtype);
 std::tuple<at::Tensor, at::Tensor> spmm_sum_backward(const at::Tensor& colptr,
                                                      const at::Tensor& row,
                                                      const at::Tensor& perm,
@@ -49,9 +49,11 @@ std::tuple<int64_t, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> 
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "gnnkit CPU kernels (see gnnkit/sparse/_backends/cpu/__init__.py for the contract)";
-  m.def("spmm", &gnnkit::spmm_forward, "CSR sparse-dense product / segment reduction",
+  m.def("spmm", &gnnkit::spmm_forward,
+        "CSR sparse-dense product / segment reduction; max/min winners of dtype arg_dtype "
+        "(int32 or int64)",
         py::arg("rowptr"), py::arg("col"), py::arg("values"), py::arg("x"), py::arg("reduce"),
-        py::arg("with_arg") = true);
+        py::arg("with_arg"), py::arg("arg_dtype"));
   m.def("spmm_sum_backward", &gnnkit::spmm_sum_backward,
         "gradients of sum spmm to x and scalar values in one pass over the CSC",
         py::arg("colptr"), py::arg("row"), py::arg("perm"), py::arg("values"), py::arg("x"),

@@ -6,6 +6,8 @@
 // (N, Q, F). Outputs are in the accumulation dtype (float32 for half types); the wrapper casts.
 //
 // Each output row is computed by one thread, edges in CSR order, so sums are deterministic.
+// The max/min winners (arg) are int32 when the sentinel nnz fits in it, else int64: the caller
+// (the Python wrapper, reference.arg_dtype) chooses, and every arg kernel is a template on it.
 #include "common.h"
 
 #include <c10/util/accumulate.h>
@@ -226,9 +228,10 @@ inline bool replaces(acc_t candidate, acc_t current) {
 // One tile of V vectors of one non-empty row, H == 1: extremum and winner offset (within the
 // row) stay in vector registers, updated with compare + blend, never a branch. Written with
 // explicit vectors because GCC unrolls the equivalent scalar loop into compare-and-jump code.
+// arg_t (int32 or int64) is only the stored winners' type; offsets are as wide as the values.
 template <int64_t V, bool kMax, bool kArg, bool kGather, bool kValues, typename scalar_t,
-          typename index_t>
-inline void extreme_tile(acc_type<scalar_t>* __restrict out, int64_t* __restrict arg,
+          typename index_t, typename arg_t>
+inline void extreme_tile(acc_type<scalar_t>* __restrict out, arg_t* __restrict arg,
                          const scalar_t* __restrict x, int64_t K,
                          const index_t* __restrict col, const scalar_t* __restrict vals,
                          int64_t start, int64_t end, int64_t limit, int64_t nnz, int64_t f0) {
@@ -266,7 +269,7 @@ inline void extreme_tile(acc_type<scalar_t>* __restrict out, int64_t* __restrict
       for (int64_t t = 0; t < L::kCount; ++t) {
         const acc_t value = r[v][t];
         arg[f0 + v * L::kCount + t] =
-            value != value ? nnz : start + static_cast<int64_t>(a[v][t]);
+            static_cast<arg_t>(value != value ? nnz : start + static_cast<int64_t>(a[v][t]));
       }
     }
   }
@@ -274,8 +277,8 @@ inline void extreme_tile(acc_type<scalar_t>* __restrict out, int64_t* __restrict
 
 // Generic path (any H, any width from f0 on): extremum and winner rows kept in memory (L1).
 template <bool kMax, bool kArg, bool kGather, bool kValues, typename scalar_t,
-          typename index_t>
-inline void extreme_generic(acc_type<scalar_t>* __restrict o, int64_t* __restrict a,
+          typename index_t, typename arg_t>
+inline void extreme_generic(acc_type<scalar_t>* __restrict o, arg_t* __restrict a,
                             const scalar_t* __restrict x, int64_t H, int64_t F, int64_t f0,
                             const index_t* __restrict col, const scalar_t* __restrict vals,
                             int64_t start, int64_t end, int64_t limit, int64_t nnz) {
@@ -293,29 +296,30 @@ inline void extreme_generic(acc_type<scalar_t>* __restrict o, int64_t* __restric
       if (e == start) {
         for (int64_t k = first; k < last; ++k) {
           o[k] = w * load(xr[k]);
-          if constexpr (kArg) a[k] = e;
+          if constexpr (kArg) a[k] = static_cast<arg_t>(e);
         }
       } else {
         for (int64_t k = first; k < last; ++k) {
           const acc_t m = w * load(xr[k]);
           const bool take = replaces<kMax>(m, o[k]);
           o[k] = take ? m : o[k];
-          if constexpr (kArg) a[k] = take ? e : a[k];
+          if constexpr (kArg) a[k] = take ? static_cast<arg_t>(e) : a[k];
         }
       }
     }
   }
   if constexpr (kArg) {
     for (int64_t k = (H == 1 ? f0 : 0); k < K; ++k) {
-      if (o[k] != o[k]) a[k] = nnz;
+      if (o[k] != o[k]) a[k] = static_cast<arg_t>(nnz);
     }
   }
 }
 
 // kArg false: the winners are not recorded (no gradient needed), arg may be null.
-template <bool kMax, bool kArg, bool kGather, bool kValues, typename scalar_t, typename index_t>
+template <bool kMax, bool kArg, bool kGather, bool kValues, typename scalar_t, typename index_t,
+          typename arg_t>
 void extreme_rows(const index_t* rowptr, const index_t* col, const scalar_t* vals,
-                  const scalar_t* x, acc_type<scalar_t>* out, int64_t* arg, int64_t H,
+                  const scalar_t* x, acc_type<scalar_t>* out, arg_t* arg, int64_t H,
                   int64_t F, int64_t nnz, int64_t row_begin, int64_t row_end) {
   using acc_t = acc_type<scalar_t>;
   const int64_t K = H * F;
@@ -323,11 +327,11 @@ void extreme_rows(const index_t* rowptr, const index_t* col, const scalar_t* val
   for (int64_t i = row_begin; i < row_end; ++i) {
     const int64_t start = rowptr[i], end = rowptr[i + 1];
     acc_t* __restrict o = out + i * K;
-    int64_t* __restrict a = kArg ? arg + i * K : nullptr;
+    arg_t* __restrict a = kArg ? arg + i * K : nullptr;
     if (start == end) {
       for (int64_t k = 0; k < K; ++k) o[k] = acc_t(0);
       if constexpr (kArg) {
-        for (int64_t k = 0; k < K; ++k) a[k] = nnz;
+        for (int64_t k = 0; k < K; ++k) a[k] = static_cast<arg_t>(nnz);
       }
       continue;
     }
@@ -350,25 +354,44 @@ void extreme_rows(const index_t* rowptr, const index_t* col, const scalar_t* val
   }
 }
 
-template <bool kGather, bool kValues, typename scalar_t, typename index_t>
+// arg null: no winners (the kArg = false rows are instantiated once, not per arg type).
+template <bool kGather, bool kValues, typename scalar_t, typename index_t, typename arg_t>
 void extreme_dispatch(bool is_max, const index_t* rowptr, const index_t* col,
                       const scalar_t* vals, const scalar_t* x, acc_type<scalar_t>* out,
-                      int64_t* arg, int64_t H, int64_t F, int64_t nnz, int64_t row_begin,
+                      arg_t* arg, int64_t H, int64_t F, int64_t nnz, int64_t row_begin,
                       int64_t row_end) {
+  int32_t* const no_arg = nullptr;
   const bool with_arg = arg != nullptr;
   if (is_max && with_arg) {
     extreme_rows<true, true, kGather, kValues>(rowptr, col, vals, x, out, arg, H, F, nnz,
                                                row_begin, row_end);
   } else if (is_max) {
-    extreme_rows<true, false, kGather, kValues>(rowptr, col, vals, x, out, arg, H, F, nnz,
+    extreme_rows<true, false, kGather, kValues>(rowptr, col, vals, x, out, no_arg, H, F, nnz,
                                                 row_begin, row_end);
   } else if (with_arg) {
     extreme_rows<false, true, kGather, kValues>(rowptr, col, vals, x, out, arg, H, F, nnz,
                                                 row_begin, row_end);
   } else {
-    extreme_rows<false, false, kGather, kValues>(rowptr, col, vals, x, out, arg, H, F, nnz,
+    extreme_rows<false, false, kGather, kValues>(rowptr, col, vals, x, out, no_arg, H, F, nnz,
                                                  row_begin, row_end);
   }
+}
+
+// Calls body(pointer) with arg's data as int32_t* or int64_t* (its dtype is one of the two).
+template <typename Body>
+void with_arg_pointer(const at::Tensor& arg, const Body& body) {
+  if (arg.scalar_type() == at::kInt) {
+    body(arg.data_ptr<int32_t>());
+  } else {
+    body(arg.data_ptr<int64_t>());
+  }
+}
+
+inline void check_arg_dtype(at::ScalarType arg_dtype, int64_t nnz, const char* op) {
+  TORCH_CHECK(arg_dtype == at::kInt || arg_dtype == at::kLong, op,
+              ": arg must be int32 or int64, got ", arg_dtype);
+  TORCH_CHECK(arg_dtype == at::kLong || nnz <= std::numeric_limits<int32_t>::max(), op,
+              ": an int32 arg cannot hold the sentinel nnz = ", nnz);
 }
 
 enum class Reduce { kSum, kMean, kMax, kMin };
@@ -381,13 +404,15 @@ Reduce parse_reduce(const std::string& reduce) {
   TORCH_CHECK_VALUE(false, "reduce must be one of sum, mean, max, min; got '", reduce, "'");
 }
 
-// out (M, H|P, F) in the accumulation dtype, arg (M, H, F) int64 for max/min, else empty.
-// x is (N, H, F) contiguous, values absent, (E, H) or (E, P, Q) contiguous.
-// col undefined: segment reduction, entry e of the row reads x[e] (x has H = 1).
+// out (M, H|P, F) in the accumulation dtype, arg (M, H, F) of arg_dtype (int32 or int64) for
+// max/min with_arg, else empty (of arg_dtype). x is (N, H, F) contiguous, values absent, (E, H)
+// or (E, P, Q) contiguous. col undefined: segment reduction, entry e of the row reads x[e] (x
+// has H = 1).
 std::tuple<at::Tensor, at::Tensor> spmm_kernel(const at::Tensor& rowptr,
                                                const c10::optional<at::Tensor>& col_opt,
                                                const c10::optional<at::Tensor>& values_opt,
-                                               const at::Tensor& x, Reduce op, bool with_arg) {
+                                               const at::Tensor& x, Reduce op, bool with_arg,
+                                               at::ScalarType arg_dtype) {
   TORCH_CHECK(x.dim() == 3 && x.is_contiguous(), "spmm: x must be a contiguous (N, H, F) tensor");
   const bool gather = col_opt.has_value() && col_opt->defined();
   const bool has_values = values_opt.has_value() && values_opt->defined();
@@ -401,15 +426,17 @@ std::tuple<at::Tensor, at::Tensor> spmm_kernel(const at::Tensor& rowptr,
   TORCH_CHECK(gather || !has_values, "spmm: segment reductions take no values");
   TORCH_CHECK(block || !has_values || values_opt->size(1) == H,
               "spmm: values (E, H) must match x (N, H, F)");
+  check_arg_dtype(arg_dtype, nnz, "spmm");
 
   const auto acc_dtype = at::toOpMathType(x.scalar_type());
   at::Tensor out = empty_output({num_rows, out_heads, F}, x.options().dtype(acc_dtype));
   const bool extreme = op == Reduce::kMax || op == Reduce::kMin;
-  // Without a gradient the winners are not needed: skipping them saves the int64 tensor of
-  // the output's shape (twice the output's bytes in float32) and its first-touch page faults.
-  const auto long_options = x.options().dtype(at::kLong);
-  at::Tensor arg = extreme && with_arg ? empty_output({num_rows, H, F}, long_options)
-                                       : at::empty({0}, long_options);
+  // Without a gradient the winners are not needed: skipping them saves an integer tensor of
+  // the output's shape and its first-touch page faults. With them, int32 (whenever nnz fits)
+  // halves that tensor and its writes against int64.
+  const auto arg_options = x.options().dtype(arg_dtype);
+  at::Tensor arg = extreme && with_arg ? empty_output({num_rows, H, F}, arg_options)
+                                       : at::empty({0}, arg_options);
   if (num_rows == 0 || out.numel() == 0) return {out, arg};
 
   AT_DISPATCH_INDEX_TYPES(rowptr.scalar_type(), "gnnkit_spmm", [&] {
@@ -426,17 +453,23 @@ std::tuple<at::Tensor, at::Tensor> spmm_kernel(const at::Tensor& rowptr,
       const auto bounds = balanced_row_blocks(rp, num_rows, std::max<int64_t>(per_edge, 1),
                                               std::max<int64_t>(out_heads * F, 1));
       if (extreme) {
-        int64_t* argp = with_arg ? arg.data_ptr<int64_t>() : nullptr;
         const bool is_max = op == Reduce::kMax;
-        for_each_block(bounds, [&](int64_t b, int64_t e) {
-          if (!gather) {
-            extreme_dispatch<false, false>(is_max, rp, cp, vp, xp, outp, argp, H, F, nnz, b, e);
-          } else if (has_values) {
-            extreme_dispatch<true, true>(is_max, rp, cp, vp, xp, outp, argp, H, F, nnz, b, e);
-          } else {
-            extreme_dispatch<true, false>(is_max, rp, cp, vp, xp, outp, argp, H, F, nnz, b, e);
-          }
-        });
+        const auto run = [&](auto* argp) {
+          for_each_block(bounds, [&](int64_t b, int64_t e) {
+            if (!gather) {
+              extreme_dispatch<false, false>(is_max, rp, cp, vp, xp, outp, argp, H, F, nnz, b, e);
+            } else if (has_values) {
+              extreme_dispatch<true, true>(is_max, rp, cp, vp, xp, outp, argp, H, F, nnz, b, e);
+            } else {
+              extreme_dispatch<true, false>(is_max, rp, cp, vp, xp, outp, argp, H, F, nnz, b, e);
+            }
+          });
+        };
+        if (!with_arg) {
+          run(static_cast<int32_t*>(nullptr));
+        } else {
+          with_arg_pointer(arg, run);
+        }
       } else if (block) {
         const int64_t P = values_opt->size(1), Q = values_opt->size(2);
         for_each_block(bounds, [&](int64_t b, int64_t e) {
@@ -654,13 +687,15 @@ std::tuple<at::Tensor, at::Tensor> spmm_sum_backward(const at::Tensor& colptr,
 // The contract's spmm (and segment when col is undefined) on the caller's shapes: values
 // absent, (E,), (E, H) or (E, P, Q); x (N, *S), (N, H, F) or (N, Q, F), contiguous. Returns
 // (out, arg) with out in x's dtype, shaped (M, *S) / (M, H, F) / (M, P, F), and arg shaped
-// like out for max/min when with_arg (empty otherwise). Doing the reshapes here keeps the
-// Python wrapper to a few attribute checks (small graphs are dominated by per-call overhead).
+// like out for max/min when with_arg (empty otherwise), of arg_dtype: int32 or int64, as
+// chosen by the caller (int32 needs nnz <= INT32_MAX, the empty-row sentinel). Doing the
+// reshapes here keeps the Python wrapper to a few attribute checks (small graphs are dominated
+// by per-call overhead).
 std::tuple<at::Tensor, at::Tensor> spmm_forward(const at::Tensor& rowptr,
                                                 const c10::optional<at::Tensor>& col_opt,
                                                 const c10::optional<at::Tensor>& values_opt,
                                                 const at::Tensor& x, const std::string& reduce,
-                                                bool with_arg) {
+                                                bool with_arg, at::ScalarType arg_dtype) {
   const Reduce op = parse_reduce(reduce);
   TORCH_CHECK(x.dim() >= 1 && x.is_contiguous(), "spmm: x must be contiguous with dim >= 1");
   const bool has_values = values_opt.has_value() && values_opt->defined();
@@ -684,14 +719,15 @@ std::tuple<at::Tensor, at::Tensor> spmm_forward(const at::Tensor& rowptr,
   auto [out, arg] = spmm_kernel(rowptr, col_opt,
                                 values.defined() ? c10::optional<at::Tensor>(values)
                                                  : c10::optional<at::Tensor>(),
-                                x3, op, with_arg);
+                                x3, op, with_arg, arg_dtype);
   out = out.view(out_shape);
   if (out.scalar_type() != x.scalar_type()) out = out.to(x.scalar_type());
   if ((op == Reduce::kMax || op == Reduce::kMin) && with_arg) arg = arg.view(out_shape);
   return {out, arg};
 }
 
-// Backward of max/min spmm. x, grad and arg are (N|M, H, F) contiguous, values absent or (E, H).
+// Backward of max/min spmm. x, grad and arg are (N|M, H, F) contiguous, values absent or (E, H);
+// arg is int32 or int64 (any winner is < nnz; the sentinel nnz marks empty rows).
 // grad_x: parallel over feature columns (each thread owns whole columns of grad_x and visits
 // the rows in order), so the scatter to sources needs no atomics and is deterministic.
 // grad_values: parallel over rows, since the winners of row i are entries of row i.
@@ -703,6 +739,7 @@ std::tuple<at::Tensor, at::Tensor> spmm_arg_backward(const at::Tensor& col,
               "spmm_arg_backward: x, grad_out and arg must be contiguous (·, H, F) tensors");
   const bool has_values = values_opt.has_value() && values_opt->defined();
   const int64_t nnz = col.numel();
+  check_arg_dtype(arg.scalar_type(), nnz, "spmm_arg_backward");
   const int64_t num_rows = grad.size(0);
   const int64_t H = x.size(1), F = x.size(2), K = H * F;
   const auto acc_dtype = at::toOpMathType(x.scalar_type());
@@ -719,35 +756,37 @@ std::tuple<at::Tensor, at::Tensor> spmm_arg_backward(const at::Tensor& col,
       const scalar_t* xp = x.data_ptr<scalar_t>();
       const scalar_t* gp = grad.data_ptr<scalar_t>();
       const scalar_t* vp = has_values ? values_opt->data_ptr<scalar_t>() : nullptr;
-      const int64_t* ap = arg.data_ptr<int64_t>();
       acc_t* gxp = grad_x.data_ptr<acc_t>();
-      // Columns in chunks of one cache line so that two threads never write the same line.
-      constexpr int64_t kChunk = 16;
-      const int64_t num_chunks = (K + kChunk - 1) / kChunk;
-      for_each_block(uniform_blocks(num_chunks, num_rows * kChunk), [&](int64_t c0, int64_t c1) {
-        const int64_t k0 = c0 * kChunk, k1 = std::min(K, c1 * kChunk);
-        for (int64_t i = 0; i < num_rows; ++i) {
-          for (int64_t k = k0; k < k1; ++k) {
-            const int64_t e = ap[i * K + k];
-            if (e >= nnz) continue;
-            const acc_t w = has_values ? load(vp[e * H + k / F]) : acc_t(1);
-            gxp[static_cast<int64_t>(cp[e]) * K + k] += w * load(gp[i * K + k]);
-          }
-        }
-      });
-      if (has_values) {
-        acc_t* gvp = grad_values.data_ptr<acc_t>();
-        for_each_block(uniform_blocks(num_rows, K), [&](int64_t r0, int64_t r1) {
-          for (int64_t i = r0; i < r1; ++i) {
-            for (int64_t k = 0; k < K; ++k) {
-              const int64_t e = ap[i * K + k];
+      acc_t* gvp = has_values ? grad_values.data_ptr<acc_t>() : nullptr;
+      with_arg_pointer(arg, [&](const auto* ap) {
+        // Columns in chunks of one cache line so that two threads never write the same line.
+        constexpr int64_t kChunk = 16;
+        const int64_t num_chunks = (K + kChunk - 1) / kChunk;
+        for_each_block(uniform_blocks(num_chunks, num_rows * kChunk), [&](int64_t c0,
+                                                                          int64_t c1) {
+          const int64_t k0 = c0 * kChunk, k1 = std::min(K, c1 * kChunk);
+          for (int64_t i = 0; i < num_rows; ++i) {
+            for (int64_t k = k0; k < k1; ++k) {
+              const int64_t e = static_cast<int64_t>(ap[i * K + k]);
               if (e >= nnz) continue;
-              gvp[e * H + k / F] += load(xp[static_cast<int64_t>(cp[e]) * K + k]) *
-                                    load(gp[i * K + k]);
+              const acc_t w = has_values ? load(vp[e * H + k / F]) : acc_t(1);
+              gxp[static_cast<int64_t>(cp[e]) * K + k] += w * load(gp[i * K + k]);
             }
           }
         });
-      }
+        if (has_values) {
+          for_each_block(uniform_blocks(num_rows, K), [&](int64_t r0, int64_t r1) {
+            for (int64_t i = r0; i < r1; ++i) {
+              for (int64_t k = 0; k < K; ++k) {
+                const int64_t e = static_cast<int64_t>(ap[i * K + k]);
+                if (e >= nnz) continue;
+                gvp[e * H + k / F] += load(xp[static_cast<int64_t>(cp[e]) * K + k]) *
+                                      load(gp[i * K + k]);
+              }
+            }
+          });
+        }
+      });
     });
   });
   return {grad_x, grad_values};
