@@ -23,6 +23,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include <vector>
 
 #ifdef _OPENMP
@@ -179,5 +181,26 @@ inline void prefetch_bytes(const void* address, int64_t bytes) {
   for (int64_t offset = 0; offset < end; offset += kLine) prefetch(p + offset);
 }
 
+// 64-byte vectors of the accumulation type (GCC/Clang vector extensions: they compile to
+// AVX-512, AVX2 or SSE as available), with winner offsets in integers of the same width.
+template <typename acc_t>
+struct Lanes {
+  static constexpr int64_t kCount = 64 / static_cast<int64_t>(sizeof(acc_t));
+  using offset_scalar = std::conditional_t<sizeof(acc_t) == 4, int32_t, int64_t>;
+  typedef acc_t value __attribute__((vector_size(64)));
+  typedef offset_scalar offset __attribute__((vector_size(64)));
+};
+
+template <typename scalar_t>
+inline typename Lanes<acc_type<scalar_t>>::value load_lanes(const scalar_t* __restrict p) {
+  using acc_t = acc_type<scalar_t>;
+  typename Lanes<acc_t>::value v;
+  if constexpr (std::is_same_v<scalar_t, acc_t>) {
+    std::memcpy(&v, p, sizeof(v));
+  } else {
+    for (int64_t t = 0; t < Lanes<acc_t>::kCount; ++t) v[t] = load(p[t]);
+  }
+  return v;
+}
 
 }  // namespace gnnkit

@@ -158,25 +158,6 @@ class RowIntersector {
   int64_t marked_ = -1;
 };
 
-// 64-byte vectors of the accumulation type (GCC/Clang vector extensions), as in spmm.cpp.
-template <typename acc_t>
-struct Lanes {
-  static constexpr int64_t kCount = 64 / static_cast<int64_t>(sizeof(acc_t));
-  typedef acc_t value __attribute__((vector_size(64)));
-};
-
-template <typename scalar_t>
-inline typename Lanes<acc_type<scalar_t>>::value load_lanes(const scalar_t* __restrict p) {
-  using acc_t = acc_type<scalar_t>;
-  typename Lanes<acc_t>::value v;
-  if constexpr (std::is_same_v<scalar_t, acc_t>) {
-    std::memcpy(&v, p, sizeof(v));
-  } else {
-    for (int64_t t = 0; t < Lanes<acc_t>::kCount; ++t) v[t] = load(p[t]);
-  }
-  return v;
-}
-
 // Vectors per wide tile (then single-vector tiles, then a scalar remainder), as in spmm.cpp.
 constexpr int64_t kWideTile = 4;
 

@@ -43,28 +43,6 @@ inline void prefetch_source(const scalar_t* x, const index_t* col, int64_t e, in
 }
 
 // ---------------------------------------------------------------------------------- sum/mean
-// 64-byte vectors of the accumulation type (GCC/Clang vector extensions: they compile to
-// AVX-512, AVX2 or SSE as available), with winner offsets in integers of the same width.
-template <typename acc_t>
-struct Lanes {
-  static constexpr int64_t kCount = 64 / static_cast<int64_t>(sizeof(acc_t));
-  using offset_scalar = std::conditional_t<sizeof(acc_t) == 4, int32_t, int64_t>;
-  typedef acc_t value __attribute__((vector_size(64)));
-  typedef offset_scalar offset __attribute__((vector_size(64)));
-};
-
-template <typename scalar_t>
-inline typename Lanes<acc_type<scalar_t>>::value load_lanes(const scalar_t* __restrict p) {
-  using acc_t = acc_type<scalar_t>;
-  typename Lanes<acc_t>::value v;
-  if constexpr (std::is_same_v<scalar_t, acc_t>) {
-    std::memcpy(&v, p, sizeof(v));
-  } else {
-    for (int64_t t = 0; t < Lanes<acc_t>::kCount; ++t) v[t] = load(p[t]);
-  }
-  return v;
-}
-
 // Vectors per wide sum tile (then single-vector tiles, then a remainder). 8 was measured no
 // faster than 4 at F = 256 (ogbl-ddi, uniform graph) and slower at F = 64, where the feature
 // row no longer fills a wide tile; 4 also fits AVX2's 16 registers without spilling.
