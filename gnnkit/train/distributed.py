@@ -79,7 +79,7 @@ from gnnkit.data.loader import NeighborLoader
 from gnnkit.data.sampling import sampling_generator
 from gnnkit.sparse import SparseMatrix
 
-from .inference import distributed_layerwise_inference
+from .inference import _check_same_on_every_rank, distributed_layerwise_inference
 from .node_classification import (
     NodeFitResult,
     _layerwise_batch_size,
@@ -330,14 +330,8 @@ def fit_rank(
     seeds = train_mask.nonzero().flatten().to(graph.device)
     num_seeds = seeds.numel()
     if distributed:
-        counts = torch.tensor([num_seeds, -num_seeds], dtype=torch.int64)
-        if dist.get_backend() == "nccl":
-            counts = counts.to(x.device)
-        dist.all_reduce(counts, op=dist.ReduceOp.MAX)
-        if int(counts[0]) != -int(counts[1]):
-            raise ValueError(f"the ranks have different numbers of training nodes (rank "
-                             f"{rank}: {num_seeds}, range {-int(counts[1])}…{int(counts[0])}): "
-                             "pass the same train_mask on every rank")
+        _check_same_on_every_rank(num_seeds, "train_masks with different numbers of training "
+                                 "nodes", "pass the same train_mask on every rank", x.device)
     if num_seeds < world_size:
         raise ValueError(f"train_mask has {num_seeds} training nodes, fewer than "
                          f"world_size={world_size}: every rank needs at least one seed")

@@ -257,6 +257,20 @@ def _in_process_group() -> bool:
 
 
 @torch.no_grad()
+def _check_same_on_every_rank(value: int, what: str, fix: str, device: torch.device) -> None:
+    """Raise ``ValueError`` on every rank unless all ranks of the process group passed the
+    same ``value``: one ``all_reduce`` of ``(value, −value)`` with ``MAX``, so every rank
+    learns the range. ``what`` names the mismatch ("… different numbers of nodes"), ``fix``
+    the remedy; ``device`` is where NCCL needs the tensor."""
+    counts = torch.tensor([value, -value], dtype=torch.int64)
+    if dist.get_backend() == "nccl":
+        counts = counts.to(device)
+    dist.all_reduce(counts, op=dist.ReduceOp.MAX)
+    if int(counts[0]) != -int(counts[1]):
+        raise ValueError(f"the ranks passed {what} (rank {dist.get_rank()}: {value}, range "
+                         f"{-int(counts[1])}…{int(counts[0])}): {fix}")
+
+
 def distributed_layerwise_inference(model: torch.nn.Module, x: Tensor | SparseMatrix,
                                     A: SparseMatrix, *, batch_size: int) -> Tensor:
     """:func:`layerwise_inference` with the work split across the ranks of the default
@@ -320,15 +334,9 @@ def distributed_layerwise_inference(model: torch.nn.Module, x: Tensor | SparseMa
         return layerwise_inference(model, x, A, batch_size=batch_size)
     rank, world_size = dist.get_rank(), dist.get_world_size()
     n = A.num_rows
-    # different N would make all_gather fail on shapes, or hang: compare first (max N, max -N)
-    counts = torch.tensor([n, -n], dtype=torch.int64)
-    if dist.get_backend() == "nccl":
-        counts = counts.to(A.device)
-    dist.all_reduce(counts, op=dist.ReduceOp.MAX)
-    if int(counts[0]) != -int(counts[1]):
-        raise ValueError(f"the ranks passed graphs A with different numbers of nodes (rank "
-                         f"{rank}: {n}, range {-int(counts[1])}…{int(counts[0])}): pass the "
-                         "same graph on every rank")
+    # different N would make all_gather fail on shapes, or hang: compare first
+    _check_same_on_every_rank(n, "graphs A with different numbers of nodes",
+                             "pass the same graph on every rank", A.device)
     if n == 0:  # nothing to share (every rank sees the same N)
         return layerwise_inference(model, x, A, batch_size=batch_size)
     shard = -(-n // world_size)  # ⌈N / W⌉ rows per rank: the shards line up in the output

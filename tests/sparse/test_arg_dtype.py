@@ -15,7 +15,7 @@ call time); ``arg_dtype`` itself is checked at the real boundary, without alloca
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
@@ -40,15 +40,7 @@ GRAPHS = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _single_threaded() -> Iterator[None]:
-    assert cpu.is_available(), "the C++ CPU kernels failed to build (see the RuntimeWarning)"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("cpu_kernels_single_threaded")
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ must be broken identically. Separate tests use Gaussian data with dtype-appropri
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -37,18 +36,7 @@ TOLERANCE = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _built_and_single_threaded() -> Iterator[None]:
-    """The inputs here are tiny: one thread avoids OpenMP start-up and, on a loaded machine,
-    10x slower runs of the many small torch ops of the reference. The parallel paths are
-    covered by the determinism test in test_cpu_properties.py."""
-    assert cpu.is_available(), "the C++ CPU kernels failed to build (see the RuntimeWarning)"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("cpu_kernels_single_threaded")
 
 
 # ----------------------------------------------------------------------------- inputs

@@ -4,7 +4,7 @@ without graph breaks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -14,18 +14,7 @@ from torch import Tensor
 from gnnkit.sparse import SparseMatrix, edge_softmax, sddmm, segment, spmm, use_backend
 from gnnkit.sparse._backends import cpu
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _built_and_single_threaded() -> Iterator[None]:
-    """Small inputs run single-threaded (fast on a loaded machine); the determinism test
-    chooses its own thread counts."""
-    assert cpu.is_available(), "the C++ CPU kernels failed to build (see the RuntimeWarning)"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("cpu_kernels_single_threaded")
 
 
 # ----------------------------------------------------------------------------- determinism

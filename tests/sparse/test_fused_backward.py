@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -44,15 +43,7 @@ TOLERANCE = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _single_threaded() -> Iterator[None]:
-    assert cpu.is_available(), "the C++ CPU kernels failed to build (see the RuntimeWarning)"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("cpu_kernels_single_threaded")
 
 
 def matrix(name: str, index_dtype: torch.dtype = torch.int64, seed: int = 0) -> SparseMatrix:

@@ -21,7 +21,6 @@ non-contiguous features and indices, int32/int64 structures and all four float d
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
@@ -43,16 +42,7 @@ INDEX_TYPES = (torch.int32, torch.int64)
 ACC = {torch.float16: torch.float32, torch.bfloat16: torch.float32}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _built_and_single_threaded() -> Iterator[None]:
-    """Tiny inputs: one thread (the thread-count test sets its own)."""
-    assert cpu.is_available(), "the C++ CPU kernels failed to build (see the RuntimeWarning)"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("cpu_kernels_single_threaded")
 
 
 # ----------------------------------------------------------------------------- inputs
