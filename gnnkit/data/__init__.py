@@ -12,14 +12,15 @@ distances), and :mod:`gnnkit.data.subgraph_policies` builds ESAN's bags.
 (:func:`sample_neighbors`) and :mod:`gnnkit.data.loader` iterates over batches of seed nodes
 (:class:`NeighborLoader`); :mod:`gnnkit.data.link_sampling` and :mod:`gnnkit.data.link_loader`
 do the same for batches of seed pairs in link prediction (:func:`sample_links`,
-:class:`LinkNeighborLoader`).
+:class:`LinkNeighborLoader`, and :func:`remove_sampled_target_links` for target-link removal
+on a sampled batch).
 """
 
 from __future__ import annotations
 
 from .batch import GraphBatch, collate
 from .link_loader import LinkNeighborLoader
-from .link_sampling import LinkSample, sample_links
+from .link_sampling import LinkSample, remove_sampled_target_links, sample_links
 from .loader import NeighborLoader
 from .sampling import SampledSubgraph, sample_neighbors, sampling_generator
 from .subgraph import PairDistances, SubgraphBatch, bfs_distances, pair_distances
@@ -50,6 +51,7 @@ __all__ = [
     "ego_nets",
     "node_deleted",
     "pair_distances",
+    "remove_sampled_target_links",
     "sample_links",
     "sample_neighbors",
     "sampling_generator",

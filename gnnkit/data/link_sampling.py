@@ -31,7 +31,20 @@ e.g. an evaluation set).
 **Randomness.** Negatives are drawn from ``generator`` first, then the neighbourhood is
 sampled from the same generator, so one generator state gives one batch; the loader gives
 batch ``b`` of epoch ``e`` on rank ``r`` the generator
-:func:`~gnnkit.data.sampling.sampling_generator` ``(seed, e, r, 1 + b)``.
+:func:`~gnnkit.data.sampling.sampling_generator` ``(seed, e, r, 1 + b)``. When every positive
+is an entry of ``A`` (the training links of a link-prediction split, stored in both
+directions), excluding the positives rejects nothing more, and the negatives have the law of
+:func:`gnnkit.nn.linkpred.pairs.sample_negative_pairs` — the same pairs, from the same
+generator state (both draw ``(s, t)`` the same way and reject the same entries).
+
+**Target-link removal.** :func:`sample_links` does not change the graph: a positive that is an
+entry of ``A`` carries its own message. :func:`remove_sampled_target_links` removes every
+sampled entry of the positives (both directions) from every block of a sample, in
+``O(E_s + P⁺ log E_s)`` for its ``E_s`` sampled entries — the sampled counterpart of
+:func:`gnnkit.nn.linkpred.target_removal.remove_target_links`, which is ``O(E)`` per batch.
+Both ends of a positive are seeds, i.e. targets of every block, so a block holds its entries
+whenever they were sampled; with fanout ``-1`` every block row equals the row of ``A`` minus
+the positives.
 """
 
 from __future__ import annotations
@@ -42,7 +55,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from gnnkit.sparse import SparseMatrix, expand_ranges, pair_keys
+from gnnkit.sparse import SparseMatrix, expand_ranges, pair_keys, ptr_from_index
 
 from .sampling import SampledSubgraph, check_fanouts, sample_neighbors
 
@@ -50,6 +63,7 @@ __all__ = [
     "LinkSample",
     "check_pairs",
     "link_seeds",
+    "remove_sampled_target_links",
     "sample_links",
     "sample_negatives",
 ]
@@ -324,3 +338,80 @@ def sample_links(A: SparseMatrix, pairs: Tensor, fanouts: Sequence[int], *,
     labels[:num_positives] = 1.0
     pair_ids = torch.arange(num_positives, device=A.device)
     return LinkSample(subgraph, local, labels, pair_ids)
+
+
+# ------------------------------------------------------------------ target-link removal
+def remove_sampled_target_links(sample: LinkSample, *, undirected: bool = True) -> LinkSample:
+    """``sample`` without the entries of its positive links, in every block (module
+    docstring): target-link removal on a sampled batch.
+
+    The link ``(s, t)`` (local ids) is the entry ``[t, s]`` of a block; with ``undirected``
+    (the default, as :class:`~gnnkit.nn.linkpred.TargetLinkRemoval`) its reverse ``[s, t]``
+    goes too, and every stored copy of either. Negatives are not entries and are left alone.
+    The blocks stay nested (``matrices[l]`` the first ``M_l`` rows of ``matrices[0]``) and in
+    CSR order; ``e_id`` and ``num_sampled_edges`` follow the kept entries. The nodes do not
+    change: a node reached only through a removed entry cannot exist, since both ends of a
+    positive are seeds.
+
+    Args:
+        sample: a :class:`LinkSample` (e.g. from :func:`sample_links` or
+            :class:`~gnnkit.data.link_loader.LinkNeighborLoader`).
+        undirected: also remove the reverse entries (undirected graphs store both).
+
+    Returns:
+        a new :class:`LinkSample` (the same one when nothing is removed). ``O(E_s + P⁺ log
+        E_s)`` for the ``E_s`` entries of ``matrices[0]`` (rows sorted by column, as the
+        sampler makes them; otherwise ``O(E_s log E_s)``).
+
+    Examples:
+        >>> import torch
+        >>> from gnnkit.sparse import SparseMatrix
+        >>> ring = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 0]])  # the cycle 0-1-2-3-0
+        >>> A = SparseMatrix.from_edge_index(torch.cat([ring, ring.flip(0)], 1))
+        >>> batch = sample_links(A, torch.tensor([[0], [1]]), [-1])  # the link 0→1
+        >>> batch.matrices[0].to_dense().tolist()  # rows 0, 1 (the endpoints); cols 0, 1, 3, 2
+        [[0.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 1.0]]
+        >>> remove_sampled_target_links(batch).matrices[0].to_dense().tolist()
+        [[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
+    """
+    if not isinstance(sample, LinkSample):
+        raise TypeError(f"sample must be a LinkSample (from sample_links or a "
+                        f"LinkNeighborLoader), got {type(sample).__name__}")
+    positives = sample.positive_pairs
+    first = sample.matrices[0]  # every sampled entry: the others are its row prefixes
+    if positives.numel() == 0 or first.nnz == 0:
+        return sample
+    rows, cols = first.shape
+    # both ends of a positive are seeds, i.e. rows of every block: [t, s] and [s, t] exist
+    removed = [pair_keys(positives[1], positives[0], rows, cols, check=False)]
+    if undirected:
+        removed.append(pair_keys(positives[0], positives[1], rows, cols, check=False))
+    removed_keys = torch.unique(torch.cat(removed))
+    keys = pair_keys(first.row.long(), first.col.long(), rows, cols, check=False)
+    if first.structure.sorted_rows:
+        # the sampler sorts every row by column, so the keys follow CSR order: every stored
+        # copy of a removed entry is one range, found by binary search (isin would sort E keys)
+        begin = torch.searchsorted(keys, removed_keys)
+        count = torch.searchsorted(keys, removed_keys, right=True) - begin
+        keep = torch.ones(first.nnz, dtype=torch.bool, device=keys.device)
+        keep[expand_ranges(begin, count, check=False)] = False
+    else:
+        keep = ~torch.isin(keys, removed_keys)
+    if bool(keep.all()):
+        return sample
+    rowptr = ptr_from_index(first.row[keep], rows, dtype=first.index_dtype, check=False)
+    col = first.col[keep]
+    values = None if first.values is None else first.values[keep]
+    matrices = []
+    for block in sample.matrices:  # nested: block l is the first M_l rows of block 0
+        end = int(rowptr[block.num_rows])
+        matrices.append(SparseMatrix(rowptr[: block.num_rows + 1], col[:end],
+                                     None if values is None else values[:end], block.shape))
+    subgraph = sample.subgraph
+    # hop h sampled the rows of the nodes first reached at hop h - 1 (block 0's rows, in order)
+    bounds = torch.tensor(subgraph.num_sampled_nodes[:-1]).cumsum(0).tolist()
+    ends = [int(rowptr[bound]) for bound in bounds]
+    edges = tuple(end - start for start, end in zip([0, *ends[:-1]], ends, strict=True))
+    subgraph = SampledSubgraph(subgraph.n_id, subgraph.e_id[keep], tuple(matrices),
+                               subgraph.num_sampled_nodes, edges)
+    return LinkSample(subgraph, sample.pairs, sample.labels, sample.pair_ids)

@@ -12,7 +12,9 @@
   the ranks on one machine, :func:`~gnnkit.train.distributed.fit_rank` is one rank's loop
   (for ``torchrun``);
 * :mod:`gnnkit.train.link_prediction` — the NCN/NCNC protocol:
-  :func:`~gnnkit.train.link_prediction.fit`, ``train_epoch``, ``evaluate``, ``predict``;
+  :func:`~gnnkit.train.link_prediction.fit`, ``train_epoch``, ``evaluate``, ``predict``, and
+  :func:`~gnnkit.train.link_prediction.fit_sampled` (``train_epoch_sampled``,
+  ``sampled_link_loss``) with every step on sampled neighbourhoods;
 * :mod:`gnnkit.train.graph_level` — mini-batches of many graphs (classification and
   regression): :func:`~gnnkit.train.graph_level.fit` with learning-rate schedules
   (:class:`~gnnkit.train.graph_level.LRSchedule`), ``GraphBatches``, ``predict``;

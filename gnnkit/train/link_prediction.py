@@ -14,6 +14,39 @@ The protocol of Wang et al. (official ``NeighborOverlap.py``), written on gnnkit
   negatives in chunks; Hits@K (OGB's rule, :func:`gnnkit.metrics.hits_at_k`) on validation
   selects the epoch whose test Hits@K is reported.
 
+**Sampled neighbourhoods** (:func:`fit_sampled`, :func:`train_epoch_sampled`,
+:func:`sampled_link_loss`): the same protocol with every training step on the sampled
+neighbourhood of the batch's endpoints instead of the whole graph; evaluation stays
+full-graph (:func:`evaluate`). A :class:`~gnnkit.data.link_loader.LinkNeighborLoader` gives
+each batch of ``B`` positive training links with ``B`` negatives and the ``K = L + 1`` hops
+around their endpoints, for an encoder of ``L`` layers (``fanouts`` hop 1 first):
+
+* *hop 1* (``matrices[-1]``, endpoints × hop-1 sources) is the predictor's graph: the rows of
+  the endpoints, whose intersections are the common neighbours (all of them with fanout
+  ``-1``, else the sampled ones);
+* *hops 2 … K* feed the encoder, layer ``l`` on ``matrices[l]``, the outermost hop first
+  (:meth:`~gnnkit.nn.linkpred.LinkEncoder.forward_blocks`), which gives ``h`` for the hop-1
+  sources;
+* *target-link removal* drops every sampled entry of the batch's positives, both directions,
+  from every block (:func:`gnnkit.data.link_sampling.remove_sampled_target_links`); encoders
+  normalised by degree (``puregcn``, ``gcn``) get the degrees of the graph the full-batch step
+  would use, ``A`` minus the batch's positives (``block_degree`` of the training graph at the
+  sampled nodes, the endpoints' read from their whole rows after the removal);
+* *negatives*: ``B`` per batch, uniform over the ordered pairs ``i ≠ j`` that are not training
+  links — the law of :func:`~gnnkit.nn.linkpred.sample_negative_pairs` in :func:`train_epoch`,
+  drawn by the loader (:func:`gnnkit.data.link_sampling.sample_negatives`; excluding the
+  batch's positives changes nothing, they are training links);
+* the loss is the same :func:`~gnnkit.nn.linkpred.link_loss`.
+
+**Exactness.** With every fanout ``-1`` and no dropout, a sampled step's loss and gradients
+equal :func:`train_epoch`'s on the same positives and negatives up to float rounding (tested
+in float64 to 1e-10 for NCN with features and with learnt node embeddings): the blocks hold
+every entry of ``A − batch`` in their targets' rows, so ``h`` at the hop-1 sources and every
+common-neighbour set are those of the full graph. Batches are those of :func:`train_epoch`
+(a fresh permutation per epoch, the last incomplete batch dropped unless it is the only one),
+drawn from the loader's seed. Completion (NCNC) needs the rows of the endpoints' neighbours,
+which a block does not hold: it trains full-batch only.
+
 Everything here takes an ``encoder`` (``encoder(x, A) → h``) and a ``predictor``
 (``predictor(h, A, pairs) → logits``): :class:`~gnnkit.nn.linkpred.LinkEncoder` with
 :class:`~gnnkit.nn.linkpred.NCNPredictor`, :class:`~gnnkit.nn.linkpred.NCNCPredictor` or a
@@ -45,11 +78,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from gnnkit.data.link_loader import LinkNeighborLoader
+from gnnkit.data.link_sampling import LinkSample, remove_sampled_target_links
+from gnnkit.data.sampling import check_fanouts, sample_neighbors
 from gnnkit.metrics import hits_at_k
 from gnnkit.nn.linkpred import LinkSplit, TargetLinkRemoval, link_loss, sample_negative_pairs
-from gnnkit.sparse import SparseMatrix
+from gnnkit.sparse import SparseMatrix, remove_edges
 
-__all__ = ["FitResult", "LinkFitResult", "evaluate", "fit", "predict", "train_epoch"]
+__all__ = ["FitResult", "LinkFitResult", "evaluate", "fit", "fit_sampled", "predict",
+           "sampled_link_loss", "train_epoch", "train_epoch_sampled"]
 
 
 def _batches(num: int, batch_size: int, generator: torch.Generator | None,
@@ -217,11 +254,44 @@ def fit(
         keep_best_state: keep a copy of both state dicts at the selected epoch.
         log: called with every epoch's history entry (progress display).
     """
+    train_graph = split.train_graph()
+
+    def run_epoch(optimizer: torch.optim.Optimizer) -> float:
+        return train_epoch(encoder, predictor, x, train_graph, split.train_pos, optimizer,
+                           batch_size, target_link_removal=target_link_removal,
+                           generator=generator, max_batches=max_batches_per_epoch)
+
+    return _fit_epochs(encoder, predictor, x, split, train_graph, run_epoch, epochs=epochs,
+                       lr_encoder=lr_encoder, lr_predictor=lr_predictor, k=k, eval_ks=eval_ks,
+                       eval_batch_size=eval_batch_size, eval_every=eval_every,
+                       time_budget=time_budget, keep_best_state=keep_best_state, log=log)
+
+
+def _fit_epochs(
+    encoder: nn.Module,
+    predictor: nn.Module,
+    x: Tensor,
+    split: LinkSplit,
+    train_graph: SparseMatrix,
+    run_epoch: Callable[[torch.optim.Optimizer], float],
+    *,
+    epochs: int,
+    lr_encoder: float,
+    lr_predictor: float,
+    k: int,
+    eval_ks: Sequence[int],
+    eval_batch_size: int,
+    eval_every: int,
+    time_budget: float | None,
+    keep_best_state: bool,
+    log: Callable[[dict[str, float]], None] | None,
+) -> LinkFitResult:
+    """The epochs of :func:`fit` and :func:`fit_sampled`: Adam, ``run_epoch(optimizer)`` (the
+    epoch's mean loss), full-graph evaluation, selection on validation Hits@``k``."""
     if epochs < 1:
         raise ValueError(f"epochs must be positive, got {epochs}")
     if k not in eval_ks:
         eval_ks = (*eval_ks, k)
-    train_graph = split.train_graph()
     optimizer = torch.optim.Adam([
         {"params": list(encoder.parameters()), "lr": lr_encoder},
         {"params": list(predictor.parameters()), "lr": lr_predictor},
@@ -231,9 +301,7 @@ def fit(
     started = time.perf_counter()
     for epoch in range(1, epochs + 1):
         tick = time.perf_counter()
-        loss = train_epoch(encoder, predictor, x, train_graph, split.train_pos, optimizer,
-                           batch_size, target_link_removal=target_link_removal,
-                           generator=generator, max_batches=max_batches_per_epoch)
+        loss = run_epoch(optimizer)
         entry: dict[str, float] = {"epoch": epoch, "loss": loss,
                                    "train_seconds": time.perf_counter() - tick}
         out_of_time = time_budget is not None and time.perf_counter() - started > time_budget
@@ -259,3 +327,211 @@ def fit(
                 result.stopped = f"time budget {time_budget:g} s reached after epoch {epoch}"
             break
     return result
+
+
+# ------------------------------------------------------------------ sampled neighbourhoods
+def sampled_link_loss(encoder: nn.Module, predictor: nn.Module, x: Tensor, batch: LinkSample,
+                      *, degree: Tensor | None = None) -> Tensor:
+    """:func:`~gnnkit.nn.linkpred.link_loss` of one sampled batch (module docstring):
+    ``h = encoder(x[n_id], matrices[:-1])`` for the hop-1 sources, then
+    ``predictor(h, matrices[-1], ·)`` on the positive and on the negative pairs.
+
+    Args:
+        encoder: takes ``encoder(x_sub, blocks)`` (and ``degree=`` when given), e.g.
+            :class:`~gnnkit.nn.linkpred.LinkEncoder`.
+        predictor: scores local pairs on the hop-1 block, e.g.
+            :class:`~gnnkit.nn.linkpred.NCNPredictor` or a GAE scorer.
+        x: ``(N, F)`` features or ``(N,)`` node ids of the whole graph (gathered at
+            ``batch.n_id`` here).
+        batch: a :class:`~gnnkit.data.link_sampling.LinkSample` of ``encoder layers + 1``
+            hops with positives and negatives — already without its target links when the
+            protocol removes them (:func:`~gnnkit.data.link_sampling.remove_sampled_target_links`).
+        degree: ``(N_0,)`` the encoder's per-node degree at ``batch.n_id`` (its
+            ``block_degree``), for encoders normalised by degree; ``None`` otherwise.
+
+    Returns:
+        the scalar loss ``mean(−log σ(s⁺)) + mean(−log σ(−s⁻))``.
+    """
+    if not isinstance(batch, LinkSample):
+        raise TypeError(f"batch must be a LinkSample, got {type(batch).__name__}")
+    blocks = batch.matrices
+    if len(blocks) < 2:
+        raise ValueError(f"the batch has {len(blocks)} hop(s): sample encoder layers + 1 hops "
+                         "(the outer ones feed the encoder, hop 1 is the predictor's graph)")
+    if batch.num_positives == 0 or batch.num_negatives == 0:
+        raise ValueError(f"the loss needs positives and negatives; the batch has "
+                         f"{batch.num_positives} and {batch.num_negatives} (draw negatives "
+                         "with the batch: LinkNeighborLoader(..., negatives=1))")
+    inputs = x[batch.n_id]
+    encoder_blocks = list(blocks[:-1])
+    if degree is None:
+        h = encoder(inputs, encoder_blocks)
+    else:
+        h = encoder(inputs, encoder_blocks, degree=degree)
+    graph = blocks[-1]
+    return link_loss(predictor(h, graph, batch.positive_pairs),
+                     predictor(h, graph, batch.negative_pairs))
+
+
+def _block_degree(encoder: nn.Module, graph: SparseMatrix) -> Tensor | None:
+    """``encoder.block_degree(graph)`` when the encoder defines it, else ``None``."""
+    block_degree = getattr(encoder, "block_degree", None)
+    return block_degree(graph) if callable(block_degree) else None
+
+
+def _batch_degree(encoder: nn.Module, graph: SparseMatrix, full: Tensor, batch: LinkSample,
+                  target_link_removal: bool) -> Tensor:
+    """``(N_0,)`` the encoder's degree of ``graph`` (minus the batch's positives, both
+    directions, with removal) at ``batch.n_id``, given ``full`` = its degree of ``graph``.
+
+    Only the endpoints' rows lose entries to the removal; their degrees are read from their
+    whole rows (one fanout ``-1`` hop, ``O(Σ deg)`` of the endpoints), since a sampled hop 1
+    may miss the removed entries."""
+    degree = full[batch.n_id]
+    if not target_link_removal or batch.num_positives == 0:
+        return degree
+    num_seeds = batch.subgraph.num_seeds
+    # the endpoints' whole rows, relabelled with the same seeds first: the positives' local
+    # ids hold; fanout -1 draws no random number
+    rows = sample_neighbors(graph, batch.n_id[:num_seeds], [-1]).matrices[0]
+    rows = remove_edges(rows, batch.positive_pairs, undirected=True)
+    endpoints = _block_degree(encoder, rows)
+    if endpoints is None:
+        raise ValueError("the encoder's block_degree gave a degree for the graph but none for "
+                         "a block of its rows")
+    return torch.cat([endpoints.to(degree.dtype), degree[num_seeds:]])
+
+
+def _check_sampled_model(encoder: nn.Module, predictor: nn.Module, num_hops: int) -> None:
+    """Errors for a model the sampled loop cannot train with ``num_hops`` hops."""
+    layers = getattr(encoder, "num_layers", None)
+    if isinstance(layers, int) and num_hops != layers + 1:
+        raise ValueError(f"fanouts has {num_hops} hop(s) but the encoder has {layers} "
+                         f"layer(s): give {layers + 1} fanouts, hop 1 first (hop 1 = the "
+                         f"predictor's common neighbours, e.g. -1, then one per layer)")
+    if getattr(predictor, "depth", 0) > 0:
+        raise ValueError(f"{type(predictor).__name__} completes common neighbours (depth "
+                         f"{predictor.depth}), which reads the rows of the endpoints' "
+                         "neighbours that a sampled block does not hold; train it full-batch "
+                         "(fit)")
+
+
+def train_epoch_sampled(
+    encoder: nn.Module,
+    predictor: nn.Module,
+    x: Tensor,
+    loader: LinkNeighborLoader,
+    optimizer: torch.optim.Optimizer,
+    *,
+    target_link_removal: bool = True,
+    max_batches: int | None = None,
+) -> float:
+    """One epoch of sampled steps (module docstring); returns the mean batch loss.
+
+    Each batch of ``loader``: target-link removal on its blocks (with
+    ``target_link_removal``), the encoder's degrees when it needs them, then
+    :func:`sampled_link_loss` and one optimizer step.
+
+    Args:
+        encoder, predictor: as for :func:`train_epoch`; the encoder also takes sampled blocks
+            (``encoder(x_sub, blocks)``), the predictor scores on the hop-1 block.
+        x: ``(N, F)`` features or ``(N,)`` node ids of the whole graph.
+        loader: a :class:`~gnnkit.data.link_loader.LinkNeighborLoader` over the positive
+            training links of the message-passing graph ``loader.A``, with ``encoder layers
+            + 1`` fanouts and negatives (``negatives=1``: as many as positives, as
+            :func:`train_epoch`). Iterating it runs its next epoch.
+        optimizer: stepped once per batch.
+        target_link_removal: remove each batch's positives from its blocks (both
+            directions).
+        max_batches: stop after this many steps (time-budgeted runs, benchmarks).
+    """
+    if not isinstance(loader, LinkNeighborLoader):
+        raise TypeError(f"loader must be a gnnkit.data.LinkNeighborLoader, got "
+                        f"{type(loader).__name__}")
+    _check_sampled_model(encoder, predictor, len(loader.fanouts))
+    if isinstance(loader.negatives, int) and loader.negatives < 1:
+        raise ValueError("the loader draws no negatives (negatives=0); the loss needs them: "
+                         "LinkNeighborLoader(..., negatives=1) draws as many as positives")
+    encoder.train()
+    predictor.train()
+    full_degree = _block_degree(encoder, loader.A)  # once per epoch: O(E)
+    losses = []
+    for step, batch in enumerate(loader):
+        if max_batches is not None and step >= max_batches:
+            break
+        if target_link_removal:
+            batch = remove_sampled_target_links(batch)
+        degree = (None if full_degree is None else
+                  _batch_degree(encoder, loader.A, full_degree, batch, target_link_removal))
+        optimizer.zero_grad()
+        loss = sampled_link_loss(encoder, predictor, x, batch, degree=degree)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    return sum(losses) / max(len(losses), 1)
+
+
+def fit_sampled(
+    encoder: nn.Module,
+    predictor: nn.Module,
+    x: Tensor,
+    split: LinkSplit,
+    *,
+    fanouts: Sequence[int],
+    epochs: int,
+    batch_size: int,
+    lr_encoder: float,
+    lr_predictor: float,
+    k: int = 100,
+    eval_ks: Sequence[int] = (20, 50, 100),
+    eval_batch_size: int = 8192,
+    target_link_removal: bool = True,
+    generator: torch.Generator | None = None,
+    seed: int | None = None,
+    num_workers: int = 0,
+    eval_every: int = 1,
+    time_budget: float | None = None,
+    max_batches_per_epoch: int | None = None,
+    keep_best_state: bool = False,
+    log: Callable[[dict[str, float]], None] | None = None,
+) -> LinkFitResult:
+    """:func:`fit` with every training step on sampled neighbourhoods (module docstring);
+    evaluation, model selection and the result are :func:`fit`'s, and so are the arguments
+    not listed here. The encoder must also take sampled blocks and the predictor score on
+    the hop-1 block (:func:`sampled_link_loss`), as :class:`~gnnkit.nn.linkpred.LinkEncoder`
+    and :class:`~gnnkit.nn.linkpred.NCNPredictor` do.
+
+    Args:
+        fanouts: entries kept per node at each of the ``encoder layers + 1`` hops, hop 1
+            first (``-1`` = all); hop 1 gives the endpoints' neighbourhoods the predictor
+            intersects (``-1`` keeps every common neighbour), e.g. ``[-1, 10]`` for one
+            layer.
+        generator: draws the loader's ``seed`` when it is ``None`` (``None``: torch's global
+            generator), so a seeded run is reproducible.
+        seed: the :class:`~gnnkit.data.link_loader.LinkNeighborLoader`'s seed: batch ``b`` of
+            epoch ``e`` (its positives' order, negatives and neighbours) comes from
+            ``sampling_generator(seed, e, 0, 1 + b)`` whatever ``num_workers``.
+        num_workers: sampling worker processes.
+
+    Raises:
+        ValueError: ``len(fanouts)`` is not the encoder's layers + 1; a predictor that
+            completes common neighbours (NCNC); the errors of :func:`fit` and of the loader.
+    """
+    fanouts = check_fanouts(fanouts)  # before the model checks: a bad fanout fails first
+    _check_sampled_model(encoder, predictor, len(fanouts))
+    train_graph = split.train_graph()
+    # fit's batches: the last incomplete one is dropped unless it is the only one
+    loader = LinkNeighborLoader(train_graph, split.train_pos, fanouts, negatives=1,
+                                batch_size=batch_size, shuffle=True,
+                                drop_last=split.train_pos.shape[1] > batch_size, seed=seed,
+                                generator=generator, num_workers=num_workers)
+
+    def run_epoch(optimizer: torch.optim.Optimizer) -> float:
+        return train_epoch_sampled(encoder, predictor, x, loader, optimizer,
+                                   target_link_removal=target_link_removal,
+                                   max_batches=max_batches_per_epoch)
+
+    return _fit_epochs(encoder, predictor, x, split, train_graph, run_epoch, epochs=epochs,
+                       lr_encoder=lr_encoder, lr_predictor=lr_predictor, k=k, eval_ks=eval_ks,
+                       eval_batch_size=eval_batch_size, eval_every=eval_every,
+                       time_budget=time_budget, keep_best_state=keep_best_state, log=log)

@@ -9,6 +9,12 @@ read once per experiment; a random split is drawn per seed (OGB's split is fixed
 ``training.init_from`` names another link experiment on the same data whose selected model
 (trained first, same seed and split) initialises this one (NCNC on ogbl-ddi starts from NCN,
 as in the official code); :meth:`LinkPredictionTask.check_references` validates it.
+
+``[training.sampling]`` (:func:`parse_sampling`) trains on sampled neighbourhoods instead,
+with :func:`gnnkit.train.link_prediction.fit_sampled` (evaluation stays full-graph);
+:meth:`LinkPredictionTask.check_references` checks it against the model (one fanout per
+encoder layer plus the predictor's hop; not NCNC, whose completion needs whole
+neighbourhoods).
 """
 
 from __future__ import annotations
@@ -22,9 +28,9 @@ import torch
 
 from gnnkit.datasets import Graph
 from gnnkit.metrics import hits_at_k
-from gnnkit.models import build_model
+from gnnkit.models import build_model, model_config
 from gnnkit.nn.linkpred import heuristic_scores
-from gnnkit.train.link_prediction import fit
+from gnnkit.train.link_prediction import fit, fit_sampled
 
 from ..data import LinkData, link_data, load_link_graph
 from ..schema import ExperimentError, check_keys, get_value
@@ -64,6 +70,9 @@ class LinkTrainingSpec:
         selection: ``best_val`` — test the epoch with the best validation metric.
         init_from: id of an experiment on the same dataset whose trained model (same seed)
             initialises this one (NCNC on ogbl-ddi starts from NCN, as in the official code).
+        sampling: ``[training.sampling]`` as ``{"fanouts": [...], "workers": n}``: every step
+            on the sampled neighbourhood of its batch (:func:`parse_sampling`,
+            :func:`gnnkit.train.link_prediction.fit_sampled`); ``None``: full-batch steps.
     """
 
     lr_encoder: float
@@ -74,6 +83,49 @@ class LinkTrainingSpec:
     target_link_removal: bool = True
     selection: str = "best_val"
     init_from: str | None = None
+    sampling: dict[str, Any] | None = None
+
+
+#: the keys of a link experiment's ``[training.sampling]`` (the batch size is
+#: ``training.batch_size``, and evaluation is always full-graph)
+SAMPLING_KEYS = ("fanouts", "workers")
+#: keys of node classification's ``[training.sampling]`` that link prediction takes elsewhere
+_NOT_SAMPLING_KEYS = {
+    "batch_size": "the positive links per step are training.batch_size; remove it here",
+    "inference": "evaluation is full-graph (one forward, as without sampling); remove it",
+    "inference_batch_size": "evaluation is full-graph (one forward, as without sampling); "
+                            "remove it",
+}
+
+
+def parse_sampling(table: Any, path: Path | None) -> dict[str, Any] | None:
+    """``[training.sampling]`` of a link experiment (absent: ``None``, full-batch steps):
+    ``fanouts`` (one int per hop, hop 1 first, ``-1`` = all neighbours; the encoder's
+    ``num_layers + 1`` of them, checked against the model by
+    :meth:`LinkPredictionTask.check_references`; e.g. ``[-1, 10]``) and ``workers``
+    (sampling processes, default 0). The batch size stays ``training.batch_size`` and
+    evaluation is full-graph; training runs :func:`gnnkit.train.link_prediction.fit_sampled`.
+    The key names are those of node classification's table."""
+    if table is None:
+        return None
+    where = "training.sampling"
+    if not isinstance(table, Mapping):
+        raise ExperimentError(path, f"{where} must be a table ([training.sampling]), got "
+                                    f"{type(table).__name__}")
+    for key, why in _NOT_SAMPLING_KEYS.items():
+        if key in table:
+            raise ExperimentError(path, f"{where}.{key} is not a link-prediction option: {why}")
+    check_keys(table, SAMPLING_KEYS, f"[{where}]", path)
+    fanouts = table.get("fanouts")
+    if (not isinstance(fanouts, list) or not fanouts
+            or any(isinstance(f, bool) or not isinstance(f, int) or f == 0 or f < -1
+                   for f in fanouts)):
+        raise ExperimentError(path, f"{where}.fanouts must be a non-empty list of ints, each "
+                                    f"positive or -1 (all neighbours), got {fanouts!r}")
+    workers = get_value(table, "workers", int, where, path, 0)
+    if workers < 0:
+        raise ExperimentError(path, f"{where}.workers must be >= 0, got {workers}")
+    return {"fanouts": list(fanouts), "workers": workers}
 
 
 @dataclass(frozen=True)
@@ -130,12 +182,19 @@ def train_link_predictor(
     # a CPU generator drives the batch order and negative sampling; on CUDA the seeded
     # global generator of the device does
     generator = torch.Generator().manual_seed(seed) if device.type == "cpu" else None
-    outcome = fit(encoder, predictor, data.x, data.split, epochs=epochs,
-                  batch_size=training.batch_size, lr_encoder=training.lr_encoder,
-                  lr_predictor=training.lr_predictor, k=k,
-                  eval_batch_size=training.eval_batch_size,
-                  target_link_removal=training.target_link_removal, generator=generator,
-                  time_budget=time_budget, keep_best_state=keep_state, log=log)
+    options: dict[str, Any] = {
+        "epochs": epochs, "batch_size": training.batch_size,
+        "lr_encoder": training.lr_encoder, "lr_predictor": training.lr_predictor, "k": k,
+        "eval_batch_size": training.eval_batch_size,
+        "target_link_removal": training.target_link_removal, "generator": generator,
+        "time_budget": time_budget, "keep_best_state": keep_state, "log": log,
+    }
+    if training.sampling is None:
+        outcome = fit(encoder, predictor, data.x, data.split, **options)
+    else:  # the loader's seed is drawn from the same seeded generator
+        outcome = fit_sampled(encoder, predictor, data.x, data.split,
+                              fanouts=training.sampling["fanouts"],
+                              num_workers=training.sampling["workers"], **options)
     epochs_run = len(outcome.history)
     steps_per_epoch = max(1, data.split.train_pos.shape[1] // training.batch_size)
     metric = outcome.metric
@@ -188,6 +247,7 @@ class LinkPredictionTask(Task):
                                           True),
             selection=get_value(table, "selection", str, where, path, "best_val", SELECTION),
             init_from=get_value(table, "init_from", str, where, path, None),
+            sampling=parse_sampling(table.get("sampling"), path),
         )
         if spec.lr_encoder < 0 or spec.lr_predictor <= 0:
             raise ExperimentError(path, "training.lr_encoder must be >= 0 (0 freezes the "
@@ -200,7 +260,9 @@ class LinkPredictionTask(Task):
     def check_references(self, experiment: Experiment,
                          experiments: Mapping[str, Experiment]) -> None:
         """``training.init_from`` names a loaded link experiment on the same dataset and split
-        that has no ``init_from`` itself."""
+        that has no ``init_from`` itself; ``[training.sampling]`` fits the model (checked
+        here because it needs both tables: :meth:`check_sampling`)."""
+        self.check_sampling(experiment)
         source = getattr(experiment.training, "init_from", None)
         if source is None:
             return
@@ -216,6 +278,32 @@ class LinkPredictionTask(Task):
         if getattr(base.training, "init_from", None) is not None:
             raise ExperimentError(experiment.path, f"training.init_from {source!r} itself has "
                                                    "an init_from (chains are not supported)")
+
+    def check_sampling(self, experiment: Experiment) -> None:
+        """With ``[training.sampling]``: one fanout per encoder layer plus hop 1 (the
+        predictor's), and a model whose predictor reads only the endpoints' rows (not NCNC's
+        completion nor NCN's ``ncn2`` two-hop variant)."""
+        sampling = getattr(experiment.training, "sampling", None)
+        if sampling is None:
+            return
+        model = model_config(experiment.model, task=self.name)
+        if model["name"] == "ncnc" or model.get("variant") == "ncn2":
+            what = ("model 'ncnc' completes common neighbours" if model["name"] == "ncnc"
+                    else "variant 'ncn2' pools two-hop neighbourhoods")
+            raise ExperimentError(experiment.path, f"[training.sampling] cannot train this "
+                                                   f"model: {what}, which needs the rows of "
+                                                   "the endpoints' neighbours that sampled "
+                                                   "blocks do not hold; remove "
+                                                   "[training.sampling] (full-batch)")
+        layers = model["num_layers"]
+        fanouts = sampling["fanouts"]
+        if len(fanouts) != layers + 1:
+            raise ExperimentError(experiment.path, f"training.sampling.fanouts has "
+                                                   f"{len(fanouts)} entries but model."
+                                                   f"num_layers = {layers}: give "
+                                                   f"{layers + 1}, hop 1 first (hop 1 = the "
+                                                   "predictor's common neighbours, usually "
+                                                   "-1, then one per encoder layer)")
 
     def load(self, experiment: Experiment, roots: Sequence[Path] | None,
              device: torch.device) -> Graph:

@@ -14,10 +14,27 @@ to every backbone they use:
 Options mirror the paper's: input dropout, per-layer dropout, tail dropout, edge dropout of the
 propagation graph (kept entries rescaled by ``1/(1-p)``), residual connections and a weighted
 jumping-knowledge sum ``h = Σ_l w_l h^{(l)}`` with learnt (unnormalised) ``w``.
+
+**Sampled blocks.** ``encoder(x[n_id], blocks)`` runs the same layers on the per-hop blocks of
+a :class:`~gnnkit.data.sampling.SampledSubgraph` (design decision 19), with the convention of
+:class:`gnnkit.models.sage.SAGE`: ``blocks[l]`` feeds layer ``l``, first layer first, so
+``blocks[0]`` is the outermost hop (for ``L`` layers, block ``l`` holds hop ``L - l``, hop 1
+being the one next to the seeds). ``blocks[l]`` is ``M_l × N_l`` (row = target), its ``M_l``
+targets are its first ``M_l`` sources and the sources of block ``l + 1``; layer ``l`` maps
+``h`` ``(N_l, ·)`` to ``(M_l, H)``, the residual adds ``h[:M_l]`` and jumping knowledge sums
+every layer's output at the last block's targets. The normalisation of ``"puregcn"`` and
+``"gcn"`` needs the degrees of *sources*, which a block does not hold: pass
+``degree=encoder.block_degree(A)[n_id]`` (the full graph's, :meth:`LinkEncoder.block_degree`);
+with fanout ``-1`` on every hop the block forward then equals the full-graph forward at the
+targets, up to float rounding. A link predictor samples one hop more than the encoder has
+layers (:func:`gnnkit.train.link_prediction.train_epoch_sampled`): the encoder runs on
+``matrices[:-1]`` and gives ``h`` for the sources of the hop-1 block ``matrices[-1]``, the
+graph the predictor intersects.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -25,6 +42,7 @@ from torch import Tensor, nn
 
 from gnnkit.nn.inits import reset
 from gnnkit.sparse import SparseMatrix, ptr_from_index, spmm
+from gnnkit.sparse.structural import gcn_degree
 
 from .dropout import ExactDropout
 
@@ -71,6 +89,37 @@ def _pure_propagate(kind: str, A: SparseMatrix, h: Tensor) -> Tensor:
     return spmm(A, h, reduce)
 
 
+def _pure_propagate_block(kind: str, A: SparseMatrix, h: Tensor, degree: Tensor | None
+                          ) -> Tensor:
+    """:func:`_pure_propagate` on an ``M × N`` block (targets = the first ``M`` sources):
+    ``h`` ``(N, F)`` → ``(M, F)``. ``degree`` ``(N,)`` is ``D̂ = 1 + rowsum`` of every source
+    in the full graph; ``None`` reads the block as a square graph whose last ``N - M`` rows
+    are empty (a target's sampled degree, 1 for a source that is not a target), as
+    :class:`~gnnkit.nn.conv.GCNConv` does on a block without ``degree``."""
+    if kind != "puregcn":
+        return _pure_propagate(kind, A, h)  # sum/mean/max read the targets' rows only
+    M, N = A.shape
+    if degree is None:
+        if A.values is None:
+            target = 1.0 + A.degree("row").to(h.dtype)
+        else:
+            target = 1.0 + A.degree("row", weighted=True).to(h.dtype)
+        degree = torch.cat([target, target.new_ones(N - M)])
+    scale = torch.rsqrt(degree.to(h.dtype)).unsqueeze(-1)
+    scaled = scale * h
+    return scale[:M] * (spmm(A, scaled) + scaled[:M])
+
+
+def _as_square(A: SparseMatrix) -> SparseMatrix:
+    """An ``M × N`` block (``M <= N``, targets first) as the ``N × N`` matrix whose last
+    ``N - M`` rows are empty: the same entries in the same CSR order."""
+    M, N = A.shape
+    if M == N:
+        return A
+    rowptr = torch.cat([A.rowptr, A.rowptr[-1:].expand(N - M)])
+    return SparseMatrix(rowptr, A.col, A.values, (N, N))
+
+
 #: ``reset_parameters`` on a module or, for containers, on each child (the shared initialiser
 #: :func:`gnnkit.nn.inits.reset`; this name is kept for the link-prediction modules).
 reset_module = reset
@@ -87,6 +136,13 @@ class _PureConv(nn.Module):
         if A.values is not None and A.values.dtype != h.dtype:
             A = A.with_values(A.values.to(h.dtype))
         return _pure_propagate(self.kind, A, h)
+
+    def forward_block(self, h: Tensor, A: SparseMatrix, degree: Tensor | None) -> Tensor:
+        """``h`` ``(N, F)`` of the block's sources → ``(M, F)``
+        (:func:`_pure_propagate_block`)."""
+        if A.values is not None and A.values.dtype != h.dtype:
+            A = A.with_values(A.values.to(h.dtype))
+        return _pure_propagate_block(self.kind, A, h, degree)
 
     def extra_repr(self) -> str:
         return self.kind
@@ -138,6 +194,10 @@ class LinkEncoder(nn.Module):
     Shapes:
         ``x`` ``(N, F)`` (or ``(N,)`` ids), ``A`` ``N × N`` :class:`SparseMatrix` or any form
         :func:`~gnnkit.nn.conv.as_sparse_matrix` accepts → ``(N, hidden_channels)``.
+        Sampled form (:meth:`forward_blocks`, module docstring): ``x`` ``(N_0, F)``
+        (``x[n_id]``) and ``L`` blocks, ``blocks[l]`` ``M_l × N_l`` with ``N_0 = x.shape[0]``
+        and ``N_{l+1} = M_l`` → ``(M_{L-1}, hidden_channels)``, one row per target of the last
+        block.
     """
 
     def __init__(
@@ -225,18 +285,28 @@ class LinkEncoder(nn.Module):
             A = drop_entries(A, self.edge_dropout)
         return A
 
-    def forward(self, x: Tensor, graph: Any) -> Tensor:
-        """``x`` ``(N, F)`` features (or ``(N,)`` node ids) and the graph → ``h`` ``(N, H)``."""
+    def _input(self, x: Tensor) -> Tensor:
+        """``h⁰`` from features or node ids (the class docstring)."""
         if self.embedding is not None:
             if x.dtype not in (torch.int32, torch.int64) or x.dim() != 1:
                 raise TypeError("with num_embeddings the input must be a (N,) int64 tensor of "
                                 f"node ids, got {x.dtype} {tuple(x.shape)}")
-            h = self.input(self.embedding(x))
-        else:
-            if not x.is_floating_point() or x.dim() != 2 or x.shape[1] != self.in_channels:
-                raise ValueError(f"x must be a floating (N, {self.in_channels}) tensor, got "
-                                 f"{x.dtype} {tuple(x.shape)}")
-            h = self.input(x)
+            return self.input(self.embedding(x))
+        if not x.is_floating_point() or x.dim() != 2 or x.shape[1] != self.in_channels:
+            raise ValueError(f"x must be a floating (N, {self.in_channels}) tensor, got "
+                             f"{x.dtype} {tuple(x.shape)}")
+        return self.input(x)
+
+    def forward(self, x: Tensor, graph: Any, *, degree: Tensor | None = None) -> Tensor:
+        """``x`` ``(N, F)`` features (or ``(N,)`` node ids) and the graph → ``h`` ``(N, H)``;
+        a list or tuple of sampled blocks as ``graph`` runs :meth:`forward_blocks` (whose
+        argument ``degree`` is)."""
+        if isinstance(graph, (list, tuple)):
+            return self.forward_blocks(x, graph, degree=degree)
+        if degree is not None:
+            raise ValueError("degree is for sampled blocks (graph given as a list of "
+                             "matrices); on the full graph the encoder reads its own degrees")
+        h = self._input(x)
         A = self._graph(graph, x.shape[0])
         outputs = []
         for conv, post in zip(self.convs, self.post, strict=True):
@@ -246,6 +316,127 @@ class LinkEncoder(nn.Module):
         if self.jk_weight is not None:
             h = (torch.stack(outputs) * self.jk_weight.view(-1, 1, 1)).sum(0)
         return h
+
+    def forward_blocks(self, x: Tensor, blocks: Sequence[SparseMatrix], *,
+                       degree: Tensor | None = None) -> Tensor:
+        """The sampled form (module docstring): layer ``l`` on ``blocks[l]``, the first
+        layer (outermost hop) first.
+
+        Args:
+            x: ``(N_0, F)`` features (or ``(N_0,)`` node ids) of ``blocks[0]``'s sources —
+                ``x[n_id]`` for a :class:`~gnnkit.data.sampling.SampledSubgraph`.
+            blocks: :attr:`num_layers` matrices; ``blocks[l]`` is ``M_l × N_l`` (row =
+                target), its targets the first ``M_l`` of its sources, with
+                ``N_0 = x.shape[0]`` and ``N_{l+1} = M_l`` (the sampler's nested
+                ``matrices``; for a link predictor ``matrices[:-1]``).
+            degree: ``(N_0,)`` :meth:`block_degree` of the full graph gathered at the sources
+                (``encoder.block_degree(A)[n_id]``); block ``l`` reads its first ``N_l``
+                entries. Used by ``"puregcn"`` and ``"gcn"`` only (there ``None`` reads each
+                block as a square graph whose non-target sources have no in-edges, as
+                :class:`~gnnkit.nn.conv.GCNConv` does); the other convs take ``None``.
+
+        Returns:
+            ``(M_{L-1}, H)``, ``h`` of the last block's targets. With fanout ``-1`` on every
+            hop and the full graph's ``degree`` it equals ``encoder(x_full, A)`` at those
+            nodes up to float rounding. In training, edge dropout draws each block's entries
+            independently (``degree`` is not redrawn).
+
+        Raises:
+            TypeError: a block that is not a ``SparseMatrix``.
+            ValueError: not one block per layer; blocks that do not chain (``x`` rows ≠
+                ``blocks[0]``'s sources, sources of block ``l + 1`` ≠ targets of block ``l``,
+                more targets than sources); a ``degree`` of the wrong shape or for a conv
+                that uses none.
+        """
+        blocks = self._check_blocks(x, blocks)
+        if degree is not None:
+            if self.conv_kind not in ("puregcn", "gcn"):
+                raise ValueError(f"degree is used by conv='puregcn' or 'gcn' only; this encoder "
+                                 f"has conv={self.conv_kind!r} (its block_degree is None): "
+                                 "pass degree=None")
+            if not isinstance(degree, Tensor) or tuple(degree.shape) != (x.shape[0],):
+                raise ValueError(f"degree must be a tensor of shape (num_sources,) = "
+                                 f"({x.shape[0]},), one entry per row of x, got "
+                                 f"{tuple(getattr(degree, 'shape', ())) or type(degree).__name__}"
+                                 " (pass encoder.block_degree(A)[n_id])")
+        h = self._input(x)
+        outputs = []
+        for conv, post, block in zip(self.convs, self.post, blocks, strict=True):
+            if self.training and self.edge_dropout > 0:
+                block = drop_entries(block, self.edge_dropout)
+            M, N = block.shape
+            source_degree = None if degree is None else degree[:N]
+            if isinstance(conv, _PureConv):
+                out = conv.forward_block(h, block, source_degree)
+            elif self.conv_kind == "gcn":
+                out = conv((h, h[:M]), block, degree=source_degree)
+            else:
+                out = conv((h, h[:M]), block)
+            out = post(out)
+            target = h[:M]  # the block's targets are its first M sources
+            h = out + target if self.residual and out.shape == target.shape else out
+            outputs.append(h)
+        if self.jk_weight is not None:
+            # every layer's output at the last block's targets: a prefix of each
+            final = blocks[-1].num_rows
+            h = (torch.stack([out[:final] for out in outputs])
+                 * self.jk_weight.view(-1, 1, 1)).sum(0)
+        return h
+
+    def _check_blocks(self, x: Tensor, blocks: Sequence[SparseMatrix]) -> list[SparseMatrix]:
+        """``blocks`` as a list, else the errors of :meth:`forward_blocks`."""
+        blocks = list(blocks)
+        if len(blocks) != self.num_layers:
+            raise ValueError(f"the encoder has {self.num_layers} layer(s) but {len(blocks)} "
+                             "block(s) were given: one block per layer, the outermost hop "
+                             "first (a link predictor samples num_layers + 1 hops and gives "
+                             "the encoder matrices[:-1])")
+        sources = int(x.shape[0])
+        for layer, block in enumerate(blocks):
+            if not isinstance(block, SparseMatrix):
+                raise TypeError(f"blocks[{layer}] must be a gnnkit SparseMatrix, got "
+                                f"{type(block).__name__}")
+            if block.num_rows > block.num_cols:
+                raise ValueError(f"blocks[{layer}] has shape {block.shape}: a block's M "
+                                 "targets are the first M of its N sources (M <= N)")
+            if block.num_cols != sources:
+                given = ("x has", "rows (pass x[n_id])") if layer == 0 else (
+                    f"blocks[{layer - 1}] has", "targets")
+                raise ValueError(f"blocks[{layer}] has {block.num_cols} sources but "
+                                 f"{given[0]} {sources} {given[1]}: blocks go first layer "
+                                 "(outermost hop) first, each block's targets being the next "
+                                 "block's sources")
+            sources = block.num_rows
+        return blocks
+
+    def block_degree(self, A: SparseMatrix) -> Tensor | None:
+        """The per-node degree this encoder's normalisation needs on a block (gathered at
+        the sources, :meth:`forward_blocks`'s ``degree``); ``None`` for convs that need none.
+
+        ``"puregcn"``: ``D̂ = 1 + rowsum(A)`` (weighted when ``A`` has values); ``"gcn"``:
+        :func:`~gnnkit.sparse.structural.gcn_degree` (the in-degree plus the self loop
+        :class:`~gnnkit.nn.conv.GCNConv` adds). Both in the parameters' dtype.
+
+        Args:
+            A: the ``N × N`` graph → ``(N,)``; or an ``M × N`` block whose ``M`` targets are
+                its first ``M`` sources → ``(M,)``, the targets' degrees read from their rows
+                (the full graph's when the block holds every entry of those rows).
+        """
+        if not isinstance(A, SparseMatrix):
+            raise TypeError(f"A must be a gnnkit SparseMatrix, got {type(A).__name__}")
+        if A.num_rows > A.num_cols:
+            raise ValueError(f"A has shape {A.shape}: give the square graph or a block whose "
+                             "M targets are its first M sources (M <= N)")
+        if self.conv_kind not in ("puregcn", "gcn"):
+            return None
+        dtype = next(self.parameters()).dtype
+        if A.values is not None and A.values.dtype != dtype:  # as the layers cast them
+            A = A.with_values(A.values.to(dtype))
+        if self.conv_kind == "puregcn":
+            if A.values is None:
+                return 1.0 + A.degree("row").to(dtype)
+            return 1.0 + A.degree("row", weighted=True)
+        return gcn_degree(_as_square(A), dtype=dtype)[: A.num_rows]
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.hidden_channels}, num_layers={self.num_layers}, "

@@ -33,6 +33,17 @@ The plain GAE scorer (``MLP(h_i ⊙ h_j)``, official ``cn0``) is
 
 The graph passed to the predictor must be the one used for message passing — during
 training, with the batch's target links removed (:mod:`gnnkit.nn.linkpred.target_removal`).
+
+**Sampled blocks.** The graph may also be the hop-1 block of a sampled batch
+(:func:`gnnkit.train.link_prediction.train_epoch_sampled`): an ``M × N`` matrix whose rows are
+the pairs' endpoints (local ids ``0 … M - 1``), whose ``N`` columns are the hop-1 sources
+(the endpoints first) and ``h`` ``(N, F)`` the encoder's output for them. ``pairs`` then index
+the rows; ``N(i) ∩ N(j)`` is the intersection of two rows, as on the square graph, so with
+every entry of the endpoints' rows in the block (fanout ``-1``) the logits equal the
+full-graph ones. Supported for the variants whose terms read only the endpoints' rows
+(``"ncn"``, ``"cn-count"``, ``"cn-only"``, ``"ncn-diff"``); ``"ncn2"`` (two-hop sets) and
+NCNC's completion (links from an endpoint to its neighbours) need rows the block does not
+hold and raise ``ValueError``.
 """
 
 from __future__ import annotations
@@ -46,7 +57,7 @@ from gnnkit.nn.conv.message_passing import GraphCache, GraphCacheOwner, as_spars
 from gnnkit.sparse import SparseMatrix, intersect_aggregate, spspmm
 
 from .dropout import ExactDropout
-from .encoder import drop_entries, reset_module
+from .encoder import _as_square, drop_entries, reset_module
 from .heuristics import (
     NeighborSets,
     check_pairs,
@@ -69,8 +80,20 @@ _FUSED_COMMON_POOL = True
 
 def prepare_graph(graph: Any, num_nodes: int) -> SparseMatrix:
     """Any supported graph input → the coalesced ``num_nodes × num_nodes`` pattern that
-    neighbourhood intersections need (values dropped)."""
-    A = as_sparse_matrix(graph, num_nodes=num_nodes).matrix
+    neighbourhood intersections need (values dropped); a rectangular ``M × num_nodes``
+    :class:`SparseMatrix` (a sampled block, ``M <= num_nodes``: targets = the first ``M``
+    sources) → its coalesced ``M × num_nodes`` pattern."""
+    if isinstance(graph, SparseMatrix) and graph.num_rows != graph.num_cols:
+        if graph.num_cols != num_nodes:
+            raise ValueError(f"the block has {graph.num_cols} sources (columns) but h has "
+                             f"{num_nodes} rows: h must hold the representations of the "
+                             "block's sources, in its column order")
+        if graph.num_rows > graph.num_cols:
+            raise ValueError(f"a rectangular graph must be a sampled block whose M targets "
+                             f"are its first M sources (M <= N), got shape {graph.shape}")
+        A = graph
+    else:
+        A = as_sparse_matrix(graph, num_nodes=num_nodes).matrix
     if A.values is not None:
         A = A.with_values(None)
     return A if A.is_coalesced() else A.coalesce()
@@ -138,7 +161,9 @@ class NCNPredictor(GraphCacheOwner):
     Shapes:
         ``forward(h, graph, pairs)``: ``h`` ``(N, F)``, graph ``N × N`` (a
         :class:`SparseMatrix`, ``edge_index`` or PyG object), ``pairs`` ``(2, B)`` →
-        logits ``(B,)`` (apply ``sigmoid`` for probabilities).
+        logits ``(B,)`` (apply ``sigmoid`` for probabilities). Or a sampled block (module
+        docstring): graph ``M × N`` :class:`SparseMatrix`, ``h`` ``(N, F)`` for its sources,
+        ``pairs`` ``(2, B)`` in ``[0, M)`` (its rows) → ``(B,)``.
     """
 
     depth: int = 0  # completion depth: NCN never completes (see NCNCPredictor)
@@ -204,12 +229,18 @@ class NCNPredictor(GraphCacheOwner):
         message-passing graph (see the class docstring)."""
         h = self._check_h(h)
         A = self.graph_for_scoring(graph, h.shape[0])
-        pairs = check_pairs(pairs, h.shape[0])
+        if A.num_rows == A.num_cols:
+            pairs = check_pairs(pairs, h.shape[0])
+        else:  # a sampled block: the pairs are its rows
+            pairs = check_pairs(pairs, A.num_rows, "pairs (rows of the block)")
         return self.score(h, A, pairs, self.depth)
 
     def graph_for_scoring(self, graph: Any, num_nodes: int) -> SparseMatrix:
-        """The coalesced pattern the intersections run on (edge dropout in training)."""
+        """The coalesced pattern the intersections run on (edge dropout in training); an
+        ``M × num_nodes`` sampled block stays rectangular (module docstring)."""
         A = prepare_graph(graph, num_nodes)
+        if A.num_rows != A.num_cols:
+            self._check_block_support()
         if self.training and self.edge_dropout > 0:
             A = drop_entries(A, self.edge_dropout, rescale=False)
         return A
@@ -220,8 +251,12 @@ class NCNPredictor(GraphCacheOwner):
         x = h + self.node_mlp(h) if self.node_mlp is not None else h
         sets: list[NeighborSets] | None = None
         if self._fuses_common_pool():
-            pooled = self._pool_common_neighbors(x, A, pairs)
+            pooled = self._pool_common_neighbors(x, A, pairs)  # takes a block as it is
         else:
+            if A.num_rows != A.num_cols:
+                # the set builders take square graphs: the block's rows as the first rows of
+                # a square graph on its sources (the others empty) give the same sets
+                A = _as_square(A)
             sets = self.common_neighbor_terms(h, A, pairs, depth)
             pooled = self._pool(x, sets)
         hidden = self.cn_mlp(pooled) * self.beta
@@ -243,6 +278,20 @@ class NCNPredictor(GraphCacheOwner):
         return [common_neighbor_sets(A, pairs)]
 
     # ------------------------------------------------------------------ internals
+    def _check_block_support(self) -> None:
+        """``ValueError`` unless every term of this predictor reads only the endpoints' rows,
+        the rows a sampled block holds (module docstring)."""
+        if type(self).score is not NCNPredictor.score or self.depth > 0:
+            raise ValueError(f"{type(self).__name__} cannot score on a sampled block (a "
+                             "rectangular graph): common-neighbour completion scores links "
+                             "from an endpoint to its neighbours, whose rows a block does not "
+                             "hold; train it full-batch, or use NCNPredictor")
+        if self.variant == "ncn2":
+            raise ValueError("variant 'ncn2' pools two-hop neighbourhoods (A·A), which need "
+                             "the rows of the endpoints' neighbours: a sampled block holds "
+                             "only the endpoints' rows; use 'ncn', 'cn-count', 'cn-only' or "
+                             "'ncn-diff', or train full-batch")
+
     def _check_h(self, h: Tensor) -> Tensor:
         if not isinstance(h, Tensor) or not h.is_floating_point() or h.dim() != 2:
             raise TypeError("h must be a floating (N, F) tensor of node representations")
