@@ -405,6 +405,39 @@ class SparseMatrix:
             self._structure, _check_values(values, self.nnz, self.device), self._shape
         )
 
+    def keep_entries(self, mask: Tensor) -> SparseMatrix:
+        """The matrix with only the stored entries where ``mask`` is True.
+
+        Kept entries stay in CSR order with their values. Structure data the
+        matrix has already computed carries over in ``O(E)`` instead of being recomputed: its
+        COO rows, whether it is coalesced, and its CSC form (no sort). This suits edge dropout
+        and target-link removal, which take many sub-patterns of one graph.
+
+        Args:
+            mask: ``(E,)`` bool on the matrix's device, one flag per stored entry in CSR
+                order.
+
+        Examples:
+            >>> import torch
+            >>> from gnnkit.sparse import SparseMatrix
+            >>> A = SparseMatrix.from_edge_index(torch.tensor([[0, 1, 2], [1, 2, 0]]))
+            >>> B = A.keep_entries(torch.tensor([True, False, True]))
+            >>> B.nnz, B.row.tolist(), B.col.tolist()
+            (2, [0, 2], [2, 1])
+        """
+        if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
+            got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
+            raise TypeError(f"mask must be a bool tensor with one flag per stored entry, got "
+                            f"{got}")
+        if mask.shape != (self.nnz,):
+            raise ValueError(f"mask must have shape ({self.nnz},) (one flag per stored entry), "
+                             f"got {tuple(mask.shape)}")
+        if mask.device != self.device:
+            raise ValueError(f"mask is on {mask.device} but the matrix is on {self.device}; "
+                             "move it with mask.to(A.device)")
+        values = None if self._values is None else self._values[mask]
+        return SparseMatrix._from_structure(self._structure.keep(mask), values, self._shape)
+
     def to(
         self,
         device: torch.device | str | None = None,

@@ -39,7 +39,7 @@ DOCUMENTED = {
         "sym_normalize",
         "bipartite_normalize",
     ],
-    "gnnkit.sparse.matrix": ["SparseMatrix"],
+    "gnnkit.sparse.matrix": ["SparseMatrix", "SparseMatrix.keep_entries"],
 }
 
 

@@ -41,7 +41,7 @@ import torch
 from torch import Tensor, nn
 
 from gnnkit.nn.inits import reset
-from gnnkit.sparse import SparseMatrix, ptr_from_index, spmm
+from gnnkit.sparse import SparseMatrix, spmm
 from gnnkit.sparse.structural import gcn_degree
 
 from .dropout import ExactDropout
@@ -71,9 +71,8 @@ def drop_entries(A: SparseMatrix, p: float, *, generator: torch.Generator | None
         values = base / (1.0 - p)
     elif A.values is not None:
         values = A.values[keep]
-    # Kept entries stay in CSR order: rebuild rowptr from counts instead of re-sorting.
-    rowptr = ptr_from_index(A.row[keep], A.num_rows, dtype=A.index_dtype, check=False)
-    return SparseMatrix(rowptr, A.col[keep], values, A.shape)
+    # Kept entries stay in CSR order, and A's cached CSC carries over without a sort.
+    return A.keep_entries(keep).with_values(values)
 
 
 def _pure_propagate(kind: str, A: SparseMatrix, h: Tensor) -> Tensor:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gnnkit.sparse import SparseMatrix, pair_keys, ptr_from_index, remove_edges
+from gnnkit.sparse import SparseMatrix, pair_keys, remove_edges
 
 from .heuristics import check_pairs
 
@@ -68,9 +68,8 @@ def remove_target_links(A: SparseMatrix, pairs: Tensor, *, undirected: bool = Tr
     hit = position[keys[position] == removed] if keys.numel() else position[:0]
     keep = torch.ones(A.nnz, dtype=torch.bool, device=A.device)
     keep[hit] = False
-    rowptr = ptr_from_index(A.row[keep], A.num_rows, dtype=A.index_dtype, check=False)
-    values = None if A.values is None else A.values[keep]
-    return SparseMatrix(rowptr, A.col[keep], values, A.shape)
+    # the batch's graph inherits A's cached CSC (no sort for the backward of every batch)
+    return A.keep_entries(keep)
 
 
 def sorted_keys(A: SparseMatrix) -> Tensor:
