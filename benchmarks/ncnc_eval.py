@@ -3,7 +3,8 @@ negatives, in the order ``gnnkit.train.link_prediction.evaluate`` scores them) t
 ``NCNCPredictor.cached_candidates``, in batches of the experiment's evaluation batch size.
 
 Usage: ``python benchmarks/ncnc_eval.py [--batch 24576] [--threads 1]``. Prints the time of
-every batch and the pairs per second of the whole evaluation. Weights: the ``ncn-ddi`` / ``ncnc-ddi`` models at initialisation (throughput does not depend on
+every batch and the pairs per second of the whole evaluation. Weights: the ``ncn-ddi`` /
+``ncnc-ddi`` models at initialisation (throughput does not depend on
 the weights' values; the candidate sets do not depend on them at all).
 """
 
