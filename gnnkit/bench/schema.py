@@ -27,6 +27,7 @@ __all__ = [
     "get_value",
     "parse_dataset",
     "parse_paper",
+    "sampling_table",
     "strings",
 ]
 
@@ -87,6 +88,25 @@ def get_value(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], 
         raise ExperimentError(path, f"{where}.{key} must be one of {list(choices)}, "
                                     f"got {value!r}")
     return value
+
+
+def sampling_table(table: Any, allowed: Iterable[str], path: Path | None
+                   ) -> tuple[Mapping[str, Any], list[int]]:
+    """``[training.sampling]`` of any task: a table with only ``allowed`` keys and
+    ``fanouts``, a non-empty list of ints, each positive or ``-1`` (all neighbours). Returns
+    the table and its fanouts; the task reads its other keys."""
+    where = "training.sampling"
+    if not isinstance(table, Mapping):
+        raise ExperimentError(path, f"{where} must be a table ([training.sampling]), got "
+                                    f"{type(table).__name__}")
+    check_keys(table, allowed, f"[{where}]", path)
+    fanouts = table.get("fanouts")
+    if (not isinstance(fanouts, list) or not fanouts
+            or any(isinstance(f, bool) or not isinstance(f, int) or f == 0 or f < -1
+                   for f in fanouts)):
+        raise ExperimentError(path, f"{where}.fanouts must be a non-empty list of ints, each "
+                                    f"positive or -1 (all neighbours), got {fanouts!r}")
+    return table, list(fanouts)
 
 
 def strings(value: Any, where: str, path: Path | None) -> tuple[str, ...]:

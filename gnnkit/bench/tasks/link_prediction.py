@@ -33,7 +33,7 @@ from gnnkit.nn.linkpred import heuristic_scores
 from gnnkit.train.link_prediction import fit, fit_sampled
 
 from ..data import LinkData, link_data, load_link_graph
-from ..schema import ExperimentError, check_keys, get_value
+from ..schema import ExperimentError, check_keys, get_value, sampling_table
 from .base import RunContext, RunResult, Task, TaskRun
 
 if TYPE_CHECKING:
@@ -109,23 +109,16 @@ def parse_sampling(table: Any, path: Path | None) -> dict[str, Any] | None:
     if table is None:
         return None
     where = "training.sampling"
-    if not isinstance(table, Mapping):
-        raise ExperimentError(path, f"{where} must be a table ([training.sampling]), got "
-                                    f"{type(table).__name__}")
-    for key, why in _NOT_SAMPLING_KEYS.items():
-        if key in table:
-            raise ExperimentError(path, f"{where}.{key} is not a link-prediction option: {why}")
-    check_keys(table, SAMPLING_KEYS, f"[{where}]", path)
-    fanouts = table.get("fanouts")
-    if (not isinstance(fanouts, list) or not fanouts
-            or any(isinstance(f, bool) or not isinstance(f, int) or f == 0 or f < -1
-                   for f in fanouts)):
-        raise ExperimentError(path, f"{where}.fanouts must be a non-empty list of ints, each "
-                                    f"positive or -1 (all neighbours), got {fanouts!r}")
+    if isinstance(table, Mapping):
+        for key, why in _NOT_SAMPLING_KEYS.items():
+            if key in table:
+                raise ExperimentError(path, f"{where}.{key} is not a link-prediction option: "
+                                            f"{why}")
+    table, fanouts = sampling_table(table, SAMPLING_KEYS, path)
     workers = get_value(table, "workers", int, where, path, 0)
     if workers < 0:
         raise ExperimentError(path, f"{where}.workers must be >= 0, got {workers}")
-    return {"fanouts": list(fanouts), "workers": workers}
+    return {"fanouts": fanouts, "workers": workers}
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,14 @@ from gnnkit.train.node_classification import (
 )
 
 from ..data import EDGE_DIRECTIONS, SELF_LOOPS, NodeData, NodeDatasetSpec, load_node_data
-from ..schema import DatasetSpec, ExperimentError, check_keys, get_value, parse_dataset
+from ..schema import (
+    DatasetSpec,
+    ExperimentError,
+    check_keys,
+    get_value,
+    parse_dataset,
+    sampling_table,
+)
 from .base import RunContext, RunResult, Task, TaskRun
 
 if TYPE_CHECKING:
@@ -122,23 +129,14 @@ def parse_sampling(table: Any, path: Path | None) -> dict[str, Any] | None:
     if table is None:
         return None
     where = "training.sampling"
-    if not isinstance(table, Mapping):
-        raise ExperimentError(path, f"{where} must be a table ([training.sampling]), got "
-                                    f"{type(table).__name__}")
-    check_keys(table, SAMPLING_KEYS, f"[{where}]", path)
-    fanouts = table.get("fanouts")
-    if (not isinstance(fanouts, list) or not fanouts
-            or any(isinstance(f, bool) or not isinstance(f, int) or f == 0 or f < -1
-                   for f in fanouts)):
-        raise ExperimentError(path, f"{where}.fanouts must be a non-empty list of ints, each "
-                                    f"positive or -1 (all neighbours), got {fanouts!r}")
+    table, fanouts = sampling_table(table, SAMPLING_KEYS, path)
     batch_size = get_value(table, "batch_size", int, where, path, 512)
     workers = get_value(table, "workers", int, where, path, 0)
     if batch_size < 1 or workers < 0:
         raise ExperimentError(path, f"{where}.batch_size must be >= 1 and {where}.workers "
                                     f">= 0, got {batch_size} and {workers}")
     inference = get_value(table, "inference", str, where, path, "full", INFERENCE_MODES)
-    spec = {"fanouts": list(fanouts), "batch_size": batch_size, "workers": workers,
+    spec = {"fanouts": fanouts, "batch_size": batch_size, "workers": workers,
             "inference": inference}
     if inference == "layerwise":
         chunk = get_value(table, "inference_batch_size", int, where, path, batch_size)
