@@ -123,3 +123,16 @@ def test_link_removal_and_edge_dropout_reuse_the_parent_csc() -> None:
     assert "csc" in dropped.structure._cache
     assert torch.equal(dropped.structure.csc().row, _fresh_csc(dropped.structure)[1])
     assert torch.allclose(dropped.values, torch.full((dropped.nnz,), 2.0))
+
+
+def test_target_link_removal_gives_every_training_batch_the_graphs_csc() -> None:
+    from gnnkit.nn.linkpred.target_removal import TargetLinkRemoval
+
+    A = SparseMatrix.from_edge_index(torch.tensor([[0, 1, 1, 2, 2, 3, 0, 3],
+                                                   [1, 0, 2, 1, 3, 2, 3, 0]]))
+    removal = TargetLinkRemoval(A)
+    with torch.no_grad():  # evaluation: no backward, so no sort is paid for
+        assert "csc" not in removal(torch.tensor([[0], [1]])).structure._cache
+    batch_graph = removal(torch.tensor([[1], [2]]))
+    assert "csc" in A.structure._cache and "csc" in batch_graph.structure._cache
+    assert torch.equal(batch_graph.structure.csc().perm, _fresh_csc(batch_graph.structure)[2])

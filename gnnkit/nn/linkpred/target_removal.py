@@ -132,6 +132,11 @@ class TargetLinkRemoval:
         if not self.enabled:
             check_pairs(pairs, self.graph.num_rows)
             return self.graph
+        if torch.is_grad_enabled():
+            # A training step's backward needs the CSC of its graph. Sorting the whole graph's
+            # columns once here lets every batch's graph inherit it (SparseMatrix.keep_entries)
+            # instead of sorting its own (ogbl-ddi: 2.1M entries, ~0.1 s per batch).
+            self.graph.structure.csc()
         return remove_target_links(self.graph, pairs, undirected=self.undirected)
 
     def __repr__(self) -> str:
