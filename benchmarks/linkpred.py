@@ -57,7 +57,7 @@ from gnnkit.nn.linkpred import (
     remove_target_links,
     sample_negative_pairs,
 )
-from gnnkit.sparse import SparseMatrix, spmm
+from gnnkit.sparse import SparseMatrix, ptr_from_index, spmm
 from gnnkit.train.link_prediction import train_epoch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -447,9 +447,10 @@ def speed_markdown(result: dict[str, Any]) -> str:
 @contextlib.contextmanager
 def reference_paths() -> Iterator[None]:
     """The NCN code paths as they were before the ddi speed work: every dropout mask from
-    ``F.dropout``'s own kernel, the pooled-set matrices with int64 indices, and common
+    ``F.dropout``'s own kernel, the pooled-set matrices with int64 indices, common
     neighbours pooled through an explicit set matrix (intersect_rows + spmm) rather than the
-    fused ``intersect_aggregate``."""
+    fused ``intersect_aggregate``, and every batch's graph (target links removed) built afresh,
+    so that its backward sorts its columns, instead of inheriting the training graph's CSC."""
     from gnnkit.nn.linkpred import dropout as dropout_module
     from gnnkit.nn.linkpred import ncn as ncn_module
     from gnnkit.nn.linkpred.heuristics import NeighborSets
@@ -460,15 +461,24 @@ def reference_paths() -> Iterator[None]:
         return SparseMatrix(self.ptr, self.nodes, weight, (self.num_pairs, num_nodes),
                             validate=False)
 
+    def fresh_entries(self: SparseMatrix, mask: Tensor) -> SparseMatrix:
+        rowptr = ptr_from_index(self.row[mask], self.num_rows, dtype=self.index_dtype,
+                                check=False)
+        values = None if self.values is None else self.values[mask]
+        return SparseMatrix(rowptr, self.col[mask], values, self.shape)
+
     fast_matrix = NeighborSets.as_matrix
+    inheriting_entries = SparseMatrix.keep_entries
     fused_pool = ncn_module._FUSED_COMMON_POOL
     with dropout_module.use_fast_masks(False):
         NeighborSets.as_matrix = int64_matrix  # type: ignore[method-assign]
+        SparseMatrix.keep_entries = fresh_entries  # type: ignore[method-assign]
         ncn_module._FUSED_COMMON_POOL = False
         try:
             yield
         finally:
             NeighborSets.as_matrix = fast_matrix  # type: ignore[method-assign]
+            SparseMatrix.keep_entries = inheriting_entries  # type: ignore[method-assign]
             ncn_module._FUSED_COMMON_POOL = fused_pool
 
 
