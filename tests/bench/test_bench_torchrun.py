@@ -71,9 +71,19 @@ def _torchrun(tmp_path: Path, out: Path) -> subprocess.CompletedProcess[str]:
                           timeout=120)
 
 
+#: the same experiment with every evaluation split across the two ranks (layer-wise)
+LAYERWISE = EXPERIMENT + """inference = "layerwise"
+inference_batch_size = 500
+"""
+
+
 @pytest.mark.slow  # 10 s on a quiet 2-core machine, 21-32 s under load (torchrun + 2 forks)
-def test_torchrun_bench_trains_data_parallel_and_rank_zero_reports(tmp_path: Path) -> None:
-    (tmp_path / "sage-ddp-tiny.toml").write_text(EXPERIMENT)
+@pytest.mark.parametrize("text", [EXPERIMENT, LAYERWISE], ids=["full", "layerwise"])
+def test_torchrun_bench_trains_data_parallel_and_rank_zero_reports(tmp_path: Path,
+                                                                   text: str) -> None:
+    """Either evaluation gives the history of fit_distributed with one full forward on rank 0
+    (layer-wise logits equal the full forward's up to float rounding: same accuracies)."""
+    (tmp_path / "sage-ddp-tiny.toml").write_text(text)
     out = tmp_path / "results.json"
     done = _torchrun(tmp_path, out)
     assert done.returncode == 0, done.stdout + done.stderr
