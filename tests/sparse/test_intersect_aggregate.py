@@ -256,8 +256,9 @@ def test_cpu_bitset_path_on_long_rows_with_shared_ends(index_dtype: torch.dtype)
 
 
 def test_cpu_results_do_not_depend_on_the_thread_count() -> None:
-    """Large enough for several pair blocks (forward) and one feature slice per thread
-    (backward): identical to the reference at 1 and 2 threads."""
+    """Large enough for several pair blocks (forward) and one range of gradient rows per
+    thread (backward): identical to the reference at 1, 2 and 3 threads (3: uneven ranges,
+    more threads than cores here)."""
     graph = hub_graph(300, seed=4)
     A = graph.matrix()
     left, right = pairs_for(graph, 3000, seed=16)
@@ -266,7 +267,7 @@ def test_cpu_results_do_not_depend_on_the_thread_count() -> None:
     args = (A.rowptr, A.col, left, right)
     expected = reference.intersect_aggregate(*args, x)
     expected_grad = reference.intersect_aggregate_backward(*args, grad, graph.num_cols)
-    for threads in (1, 2):
+    for threads in (1, 2, 3):
         torch.set_num_threads(threads)
         try:
             assert torch.equal(cpu.intersect_aggregate(*args, x), expected), threads

@@ -405,7 +405,7 @@ def intersect_aggregate_backward(
     rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor, grad: Tensor, num_cols: int
 ) -> Tensor:
     """C++ :func:`reference.intersect_aggregate_backward`: ``grad_x[c] = Σ grad[k]`` over the
-    pairs ``k`` sharing column ``c`` (increasing ``k``; parallel over feature slices)."""
+    pairs ``k`` sharing column ``c`` (increasing ``k``; parallel over ranges of ``c``)."""
     if (
         grad.dim() < 1
         or grad.shape[0] != left.numel()
