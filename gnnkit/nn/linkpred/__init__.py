@@ -7,9 +7,10 @@
 * :mod:`.ncn` — :class:`NCNPredictor` (Neural Common Neighbor and its variants).
 * :mod:`.ncnc` — :class:`NCNCPredictor` (NCN with common-neighbour completion).
 * :mod:`.gae` — :class:`DotProductScorer`, :class:`HadamardMLPScorer`.
-* :mod:`.pairs` — :class:`LinkSplit`, :func:`sample_negative_pairs`, :func:`link_loss`: the
-  building blocks of a training loop. The loops themselves (the NCN protocol: ``fit``,
-  ``evaluate``, ``train_epoch``) are in :mod:`gnnkit.train.link_prediction`, and the model
+* :mod:`.pairs` — :class:`LinkSplit`, :func:`sample_negative_pairs`, :func:`link_loss`,
+  :func:`pair_product`: the building blocks of a training loop. The loops themselves (the
+  NCN protocol: ``fit``, ``evaluate``, ``train_epoch``) are in
+  :mod:`gnnkit.train.link_prediction`, and the model
   factory (``ncn``, ``ncnc``, ``gae``, ``gae-dot`` from a flat configuration) is
   :func:`gnnkit.models.build_model`.
 
@@ -37,7 +38,7 @@ from .heuristics import (
 )
 from .ncn import NCN_VARIANTS, NCNPredictor
 from .ncnc import NCNCPredictor, calibrate_probability, subsample_sets
-from .pairs import LinkSplit, link_loss, sample_negative_pairs, undirected_graph
+from .pairs import LinkSplit, link_loss, pair_product, sample_negative_pairs, undirected_graph
 from .target_removal import TargetLinkRemoval, contains_links, remove_target_links
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "jaccard",
     "link_loss",
     "neighbor_degree",
+    "pair_product",
     "remove_target_links",
     "resource_allocation",
     "sample_negative_pairs",

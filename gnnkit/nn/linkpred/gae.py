@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from .encoder import reset_module
 from .heuristics import check_pairs
+from .pairs import pair_product
 
 __all__ = ["DotProductScorer", "HadamardMLPScorer"]
 
@@ -44,7 +45,7 @@ class DotProductScorer(nn.Module):
         if pairs is None:
             raise ValueError("pairs (2, B) is required")
         pairs = check_pairs(pairs, h.shape[0])
-        return (h[pairs[0]] * h[pairs[1]]).sum(-1)
+        return pair_product(h, pairs).sum(-1)
 
 
 class HadamardMLPScorer(nn.Module):
@@ -89,4 +90,4 @@ class HadamardMLPScorer(nn.Module):
         if pairs is None:
             raise ValueError("pairs (2, B) is required")
         pairs = check_pairs(pairs, h.shape[0])
-        return self.mlp(h[pairs[0]] * h[pairs[1]]).squeeze(-1)
+        return self.mlp(pair_product(h, pairs)).squeeze(-1)

@@ -65,6 +65,7 @@ from .heuristics import (
     exclusive_neighbor_sets,
     two_hop_common_sets,
 )
+from .pairs import pair_product
 
 __all__ = ["NCN_VARIANTS", "NCNPredictor", "prepare_graph"]
 
@@ -261,7 +262,7 @@ class NCNPredictor(GraphCacheOwner):
             pooled = self._pool(x, sets)
         hidden = self.cn_mlp(pooled) * self.beta
         if self.pair_mlp is not None:
-            hidden = hidden + self.pair_mlp(h[pairs[0]] * h[pairs[1]])
+            hidden = hidden + self.pair_mlp(pair_product(h, pairs))
         if self.extra_mlp is not None:
             if sets is None:  # not reached: the variants with an extra term never fuse
                 sets = self.common_neighbor_terms(h, A, pairs, depth)

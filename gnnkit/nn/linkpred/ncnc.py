@@ -68,6 +68,7 @@ from .heuristics import (
     exclusive_neighbor_sets,
 )
 from .ncn import NCNPredictor
+from .pairs import pair_product
 
 __all__ = ["NCNCPredictor", "calibrate_probability", "subsample_sets"]
 
@@ -325,7 +326,7 @@ class NCNCPredictor(NCNPredictor):
         """:meth:`score` given ``x`` (computed once for many chunks of candidates)."""
         hidden = self.cn_mlp(self._completed_pool(h, x, A, pairs, depth)) * self.beta
         if self.pair_mlp is not None:
-            hidden = hidden + self.pair_mlp(h[pairs[0]] * h[pairs[1]])
+            hidden = hidden + self.pair_mlp(pair_product(h, pairs))
         return self.head(hidden).squeeze(-1)
 
     def _completed_pool(self, h: Tensor, x: Tensor, A: SparseMatrix, pairs: Tensor, depth: int
@@ -516,7 +517,7 @@ class NCNCPredictor(NCNPredictor):
     def _pair_threshold(self, h: Tensor, pairs: Tensor) -> Tensor:
         """``pt`` of every pair: ``(B,)`` from ``MLP_pt(h_i ⊙ h_j)``, or the fixed scalar."""
         if self.pt_mlp is not None:
-            return self.pt_mlp(h[pairs[0]] * h[pairs[1]]).squeeze(-1)
+            return self.pt_mlp(pair_product(h, pairs)).squeeze(-1)
         return self.pt
 
     def _dense_completion(self, h: Tensor, features: Tensor, A: SparseMatrix, pairs: Tensor,
