@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import torch
+from thread_count import torch_threads
 from torch import Tensor
 
 import gnnkit.nn.linkpred.ncn as ncn_module
@@ -25,12 +26,8 @@ NUM_NODES = 40
 
 @pytest.fixture(autouse=True)
 def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def graph(seed: int = 0) -> SparseMatrix:

@@ -12,18 +12,15 @@ from collections.abc import Iterator
 
 import pytest
 import torch
+from thread_count import torch_threads
 
 from gnnkit.nn.linkpred import NCNPredictor, pair_product
 
 
 @pytest.fixture
 def two_threads() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
+    with torch_threads(2):
         yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _inputs(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -47,20 +44,16 @@ def _gradient(h: torch.Tensor, pairs: torch.Tensor, grad: torch.Tensor,
 def test_values_and_one_thread_gradient_equal_advanced_indexing() -> None:
     h, pairs, grad = _inputs()
     assert torch.equal(pair_product(h, pairs), h[pairs[0]] * h[pairs[1]])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         assert torch.equal(_gradient(h, pairs, grad), _gradient(h, pairs, grad, indexing=True))
-    finally:
-        torch.set_num_threads(threads)
 
 
 def test_gradient_is_the_same_at_one_and_two_threads(two_threads: None) -> None:
     h, pairs, grad = _inputs(1)
     runs = [_gradient(h, pairs, grad) for _ in range(4)]
     assert all(torch.equal(runs[0], run) for run in runs[1:])
-    torch.set_num_threads(1)
-    assert torch.equal(runs[0], _gradient(h, pairs, grad))
+    with torch_threads(1):
+        assert torch.equal(runs[0], _gradient(h, pairs, grad))
 
 
 def test_ncn_gradients_reproduce_at_two_threads(two_threads: None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import torch
+from thread_count import torch_threads
 
 from gnnkit.sparse._backends import cpu
 
@@ -19,9 +19,5 @@ def cpu_kernels_single_threaded() -> Iterator[None]:
     covered by the determinism tests, which choose their own thread counts.
     """
     assert cpu.is_available(), "the C++ CPU kernels failed to build (see the RuntimeWarning)"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         yield
-    finally:
-        torch.set_num_threads(threads)
