@@ -370,9 +370,11 @@ class BPRRecommender(nn.Module):
         positives = self._check_ids("positives", positives, self.num_items)
         negatives = self._check_ids("negatives", negatives, self.num_items)
         user_final, item_final = self(graph)
-        chosen = user_final[users]
-        positive_scores = (chosen * item_final[positives]).sum(dim=-1)
-        negative_scores = (chosen * item_final[negatives]).sum(dim=-1)
+        # F.embedding, not user_final[users]: advanced indexing's backward accumulates with
+        # index_put_, which adds in a varying order on a multi-threaded CPU (same bits at 1)
+        chosen = F.embedding(users, user_final)
+        positive_scores = (chosen * F.embedding(positives, item_final)).sum(dim=-1)
+        negative_scores = (chosen * F.embedding(negatives, item_final)).sum(dim=-1)
         return (bpr_loss(positive_scores, negative_scores),
                 self.l2_penalty(users, positives, negatives))
 

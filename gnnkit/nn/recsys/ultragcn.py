@@ -322,8 +322,10 @@ class UltraGCN(GraphCacheOwner, BPRRecommender):
                              f"{tuple(negatives.shape)}")
         b, c, neighbour_index, neighbour_weight = self.prepare(graph)  # type: ignore[arg-type]
         user_table, item_table = self.user_embedding.weight, self.item_embedding.weight
-        e_users = user_table[users]
-        positive_scores = (e_users * item_table[positives]).sum(dim=-1)
+        # F.embedding, not user_table[users]: advanced indexing's backward accumulates with
+        # index_put_, which adds in a varying order on a multi-threaded CPU (same bits at 1)
+        e_users = F.embedding(users, user_table)
+        positive_scores = (e_users * F.embedding(positives, item_table)).sum(dim=-1)
         num_negatives = negatives.shape[1]
         if self.num_items <= SCORE_BLOCK_RATIO * num_negatives:
             negative_scores = (e_users @ item_table.t()).gather(1, negatives)
