@@ -75,35 +75,30 @@ def drop_entries(A: SparseMatrix, p: float, *, generator: torch.Generator | None
     return A.keep_entries(keep).with_values(values)
 
 
-def _pure_propagate(kind: str, A: SparseMatrix, h: Tensor) -> Tensor:
-    if kind == "puregcn":
-        if A.values is None:
-            degree = A.degree("row").to(h.dtype)
-        else:
-            degree = A.degree("row", weighted=True).to(h.dtype)
-        scale = torch.rsqrt(1.0 + degree).unsqueeze(-1)
-        scaled = scale * h
-        return scale * (spmm(A, scaled) + scaled)
-    reduce = {"puresum": "sum", "puremean": "mean", "puremax": "max"}[kind]
-    return spmm(A, h, reduce)
+def _puregcn_degree(A: SparseMatrix, dtype: torch.dtype) -> Tensor:
+    """``D̂ = 1 + rowsum(A)`` of every row (weighted when ``A`` has values), in ``dtype``."""
+    if A.values is None:
+        return 1.0 + A.degree("row").to(dtype)
+    return 1.0 + A.degree("row", weighted=True).to(dtype)
 
 
-def _pure_propagate_block(kind: str, A: SparseMatrix, h: Tensor, degree: Tensor | None
-                          ) -> Tensor:
-    """:func:`_pure_propagate` on an ``M × N`` block (targets = the first ``M`` sources):
-    ``h`` ``(N, F)`` → ``(M, F)``. ``degree`` ``(N,)`` is ``D̂ = 1 + rowsum`` of every source
-    in the full graph; ``None`` reads the block as a square graph whose last ``N - M`` rows
-    are empty (a target's sampled degree, 1 for a source that is not a target), as
-    :class:`~gnnkit.nn.conv.GCNConv` does on a block without ``degree``."""
+def _pure_propagate(kind: str, A: SparseMatrix, h: Tensor, degree: Tensor | None = None
+                    ) -> Tensor:
+    """One parameter-free propagation step on ``A``, ``N × N`` or an ``M × N`` block whose
+    ``M`` targets are its first ``M`` sources: ``h`` ``(N, F)`` → ``(M, F)``.
+
+    ``"puregcn"`` needs the degree ``D̂ = 1 + rowsum`` of every source: ``degree`` ``(N,)``
+    (the full graph's, for a block), or ``None`` to read it from ``A``'s rows — on a block,
+    the targets' sampled degrees and 1 for a source that is not a target, as
+    :class:`~gnnkit.nn.conv.GCNConv` does on a block without ``degree``. Sum, mean and max
+    read only the targets' rows."""
     if kind != "puregcn":
-        return _pure_propagate(kind, A, h)  # sum/mean/max read the targets' rows only
+        reduce = {"puresum": "sum", "puremean": "mean", "puremax": "max"}[kind]
+        return spmm(A, h, reduce)
     M, N = A.shape
     if degree is None:
-        if A.values is None:
-            target = 1.0 + A.degree("row").to(h.dtype)
-        else:
-            target = 1.0 + A.degree("row", weighted=True).to(h.dtype)
-        degree = torch.cat([target, target.new_ones(N - M)])
+        target = _puregcn_degree(A, h.dtype)
+        degree = target if M == N else torch.cat([target, target.new_ones(N - M)])
     scale = torch.rsqrt(degree.to(h.dtype)).unsqueeze(-1)
     scaled = scale * h
     return scale[:M] * (spmm(A, scaled) + scaled[:M])
@@ -131,17 +126,12 @@ class _PureConv(nn.Module):
         super().__init__()
         self.kind = kind
 
-    def forward(self, h: Tensor, A: SparseMatrix) -> Tensor:
+    def forward(self, h: Tensor, A: SparseMatrix, degree: Tensor | None = None) -> Tensor:
+        """``h`` ``(N, F)`` of ``A``'s sources → ``(M, F)``, ``A`` square or a block
+        (:func:`_pure_propagate`)."""
         if A.values is not None and A.values.dtype != h.dtype:
             A = A.with_values(A.values.to(h.dtype))
-        return _pure_propagate(self.kind, A, h)
-
-    def forward_block(self, h: Tensor, A: SparseMatrix, degree: Tensor | None) -> Tensor:
-        """``h`` ``(N, F)`` of the block's sources → ``(M, F)``
-        (:func:`_pure_propagate_block`)."""
-        if A.values is not None and A.values.dtype != h.dtype:
-            A = A.with_values(A.values.to(h.dtype))
-        return _pure_propagate_block(self.kind, A, h, degree)
+        return _pure_propagate(self.kind, A, h, degree)
 
     def extra_repr(self) -> str:
         return self.kind
@@ -366,7 +356,7 @@ class LinkEncoder(nn.Module):
             M, N = block.shape
             source_degree = None if degree is None else degree[:N]
             if isinstance(conv, _PureConv):
-                out = conv.forward_block(h, block, source_degree)
+                out = conv(h, block, source_degree)
             elif self.conv_kind == "gcn":
                 out = conv((h, h[:M]), block, degree=source_degree)
             else:
@@ -432,9 +422,7 @@ class LinkEncoder(nn.Module):
         if A.values is not None and A.values.dtype != dtype:  # as the layers cast them
             A = A.with_values(A.values.to(dtype))
         if self.conv_kind == "puregcn":
-            if A.values is None:
-                return 1.0 + A.degree("row").to(dtype)
-            return 1.0 + A.degree("row", weighted=True)
+            return _puregcn_degree(A, dtype)
         return gcn_degree(_as_square(A), dtype=dtype)[: A.num_rows]
 
     def extra_repr(self) -> str:
