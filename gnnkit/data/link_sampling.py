@@ -55,7 +55,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from gnnkit.sparse import SparseMatrix, expand_ranges, pair_keys, ptr_from_index
+from gnnkit.sparse import SparseMatrix, edge_entries, expand_ranges, pair_keys, ptr_from_index
 
 from .sampling import SampledSubgraph, check_fanouts, sample_neighbors
 
@@ -381,22 +381,10 @@ def remove_sampled_target_links(sample: LinkSample, *, undirected: bool = True) 
     first = sample.matrices[0]  # every sampled entry: the others are its row prefixes
     if positives.numel() == 0 or first.nnz == 0:
         return sample
-    rows, cols = first.shape
-    # both ends of a positive are seeds, i.e. rows of every block: [t, s] and [s, t] exist
-    removed = [pair_keys(positives[1], positives[0], rows, cols, check=False)]
-    if undirected:
-        removed.append(pair_keys(positives[0], positives[1], rows, cols, check=False))
-    removed_keys = torch.unique(torch.cat(removed))
-    keys = pair_keys(first.row.long(), first.col.long(), rows, cols, check=False)
-    if first.structure.sorted_rows:
-        # the sampler sorts every row by column, so the keys follow CSR order: every stored
-        # copy of a removed entry is one range, found by binary search (isin would sort E keys)
-        begin = torch.searchsorted(keys, removed_keys)
-        count = torch.searchsorted(keys, removed_keys, right=True) - begin
-        keep = torch.ones(first.nnz, dtype=torch.bool, device=keys.device)
-        keep[expand_ranges(begin, count, check=False)] = False
-    else:
-        keep = ~torch.isin(keys, removed_keys)
+    rows = first.num_rows
+    # both ends of a positive are seeds, i.e. rows of every block: [t, s] and [s, t] exist;
+    # the sampler sorts every row by column, so the entries are found by binary search
+    keep = ~edge_entries(first, positives, undirected=undirected)
     if bool(keep.all()):
         return sample
     rowptr = ptr_from_index(first.row[keep], rows, dtype=first.index_dtype, check=False)

@@ -30,6 +30,7 @@ DOCUMENTED = {
         "select_rows",
         "select_cols",
         "remove_edges",
+        "edge_entries",
         "k_hop",
         "induced_subgraph",
         "block_diag",

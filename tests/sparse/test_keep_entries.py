@@ -136,3 +136,42 @@ def test_target_link_removal_gives_every_training_batch_the_graphs_csc() -> None
     batch_graph = removal(torch.tensor([[1], [2]]))
     assert "csc" in A.structure._cache and "csc" in batch_graph.structure._cache
     assert torch.equal(batch_graph.structure.csc().perm, _fresh_csc(batch_graph.structure)[2])
+
+
+# ----------------------------------------------------------------------------- edge_entries
+def _brute_force_entries(A: SparseMatrix, edges: torch.Tensor, undirected: bool) -> torch.Tensor:
+    wanted = {(int(t), int(s)) for s, t in edges.t().tolist()}
+    if undirected:
+        wanted |= {(s, t) for t, s in wanted}
+    entries = zip(A.row.tolist(), A.col.tolist(), strict=True)
+    return torch.tensor([(r, c) in wanted for r, c in entries], dtype=torch.bool)
+
+
+@pytest.mark.parametrize("undirected", [False, True])
+@pytest.mark.parametrize("sorted_rows", [True, False])
+def test_edge_entries_match_a_brute_force_oracle(undirected: bool, sorted_rows: bool) -> None:
+    from gnnkit.sparse import edge_entries
+
+    A = _graph(6, rows=20, cols=25, nnz=300)  # duplicates and empty rows; rectangular
+    if not sorted_rows:  # the same entries, each row reversed and not validated
+        order = torch.argsort(A.row * 100 - A.col, stable=True)
+        A = SparseMatrix(A.rowptr, A.col[order], None, A.shape, validate=False)
+        assert not A.structure.sorted_rows
+    g = torch.Generator().manual_seed(7)
+    stored = torch.randint(0, A.nnz, (15,), generator=g)
+    edges = torch.cat([torch.stack([A.col[stored], A.row[stored]]),  # stored edges
+                       torch.stack([torch.randint(0, 20, (15,), generator=g),
+                                    torch.randint(0, 20, (15,), generator=g)])], 1)
+    mask = edge_entries(A, edges, undirected=undirected)
+    assert torch.equal(mask, _brute_force_entries(A, edges, undirected))
+    assert int(mask.sum()) >= 15  # the stored edges, every copy
+
+
+def test_edge_entries_errors_name_the_argument() -> None:
+    from gnnkit.sparse import edge_entries
+
+    A = _graph(8)
+    with pytest.raises(ValueError, match="edge_index must be a"):
+        edge_entries(A, torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="edge_index\\[1\\] \\(targets\\)"):
+        edge_entries(A, torch.tensor([[0], [A.num_rows]]))

@@ -57,19 +57,9 @@ def remove_target_links(A: SparseMatrix, pairs: Tensor, *, undirected: bool = Tr
     pairs = check_pairs(pairs, A.num_rows)
     if pairs.shape[1] == 0:
         return A
-    if not A.is_coalesced():
-        return remove_edges(A, pairs, undirected=undirected)
-    # Fast path (the training graph is coalesced): CSR keys row·N + col are sorted, so the
-    # removed entries are found by binary search and the kept ones stay in CSR order —
-    # no sort of the nnz entries, O(nnz + B log nnz).
-    keys = sorted_keys(A)
-    removed = _link_keys(pairs, A.num_rows, undirected)
-    position = torch.searchsorted(keys, removed).clamp(max=max(keys.numel() - 1, 0))
-    hit = position[keys[position] == removed] if keys.numel() else position[:0]
-    keep = torch.ones(A.nnz, dtype=torch.bool, device=A.device)
-    keep[hit] = False
-    # the batch's graph inherits A's cached CSC (no sort for the backward of every batch)
-    return A.keep_entries(keep)
+    # gnnkit.sparse.remove_edges finds the entries by binary search on sorted rows, and the
+    # batch's graph inherits A's cached CSC (no sort for the backward of every batch)
+    return remove_edges(A, pairs, undirected=undirected)
 
 
 def sorted_keys(A: SparseMatrix) -> Tensor:
