@@ -45,7 +45,11 @@ def _coo(A: SparseMatrix) -> tuple[Tensor, Tensor]:
 
 
 def _filter(A: SparseMatrix, keep: Tensor) -> SparseMatrix:
-    """Entries where ``keep`` is true, same shape (order preserved, so still sorted)."""
+    """Entries where ``keep`` is true, same shape, sorted rows. Rows already sorted stay in
+    order, so the kept entries need no rebuild and inherit ``A``'s cached structure data
+    (:meth:`SparseMatrix.keep_entries`); other rows are sorted by ``from_coo``."""
+    if A.structure.sorted_rows:
+        return A.keep_entries(keep)
     row, col = _coo(A)
     values = None if A.values is None else A.values[keep]
     return SparseMatrix.from_coo(row[keep], col[keep], values, A.shape)
@@ -284,10 +288,7 @@ def remove_edges(A: SparseMatrix, edge_index: Tensor, *, undirected: bool = Fals
         >>> remove_edges(A, torch.tensor([[0], [2]])).to_dense().tolist()  # drops the edge 0→2
         [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
     """
-    keep = ~edge_entries(A, edge_index, undirected=undirected)
-    if A.structure.sorted_rows:  # kept entries stay sorted: no rebuild needed
-        return A.keep_entries(keep)
-    return _filter(A, keep)
+    return _filter(A, ~edge_entries(A, edge_index, undirected=undirected))
 
 
 def k_hop(A: SparseMatrix, seeds: Tensor, num_hops: int) -> Tensor:
