@@ -32,6 +32,8 @@ from .index import (
 from .matrix import SparseMatrix
 from .ops import (
     REDUCTIONS,
+    difference_aggregate,
+    difference_rows,
     edge_softmax,
     intersect_aggregate,
     intersect_rows,
@@ -69,6 +71,8 @@ __all__ = [
     "block_diag",
     "coalesce",
     "current_backend",
+    "difference_aggregate",
+    "difference_rows",
     "edge_entries",
     "edge_softmax",
     "expand_ranges",

@@ -459,6 +459,110 @@ intersect_aggregate_backward_op.register_autograd(
 )
 
 
+@torch.library.custom_op(f"{_LIB}::difference_rows", mutates_args=())
+def difference_rows_op(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor
+) -> tuple[Tensor, Tensor]:
+    return get_kernel("difference_rows", col.device)(rowptr, col, left, right)
+
+
+@difference_rows_op.register_fake
+def _(rowptr, col, left, right):  # type: ignore[no-untyped-def]
+    num_entries = torch.library.get_ctx().new_dynamic_size()
+    return col.new_empty(left.shape[0] + 1), col.new_empty(num_entries)
+
+
+@torch.library.custom_op(f"{_LIB}::difference_aggregate", mutates_args=())
+def difference_aggregate_op(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor, x: Tensor, weight: Tensor | None
+) -> Tensor:
+    """``out[k] = Σ_{c ∈ cols(left[k]) \\ cols(right[k])} weight[right[k], c] · x[c]``."""
+    return get_kernel("difference_aggregate", x.device)(rowptr, col, left, right, x, weight)
+
+
+@difference_aggregate_op.register_fake
+def _(rowptr, col, left, right, x, weight):  # type: ignore[no-untyped-def]
+    return x.new_empty([left.shape[0], *x.shape[1:]])
+
+
+def _difference_aggregate_setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+    rowptr, col, left, right, x, weight = inputs
+    ctx.num_cols = x.shape[0]
+    ctx.save_for_backward(rowptr, col, left, right, x, weight)
+
+
+def _difference_aggregate_backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+    rowptr, col, left, right, x, weight = ctx.saved_tensors
+    grad = grad.contiguous()
+    grad_x = grad_weight = None
+    if ctx.needs_input_grad[4]:
+        grad_x = difference_aggregate_backward_op(rowptr, col, left, right, grad, weight,
+                                                  ctx.num_cols)
+    if ctx.needs_input_grad[5]:
+        # d out[k] / d weight[right[k], c] = x[c] for every c of pair k's difference: one
+        # dot product per entry, added into the dense table (plain differentiable ops)
+        ptr, columns = difference_rows_op(rowptr, col, left, right)
+        pair = index_from_ptr(ptr, total=columns.numel(), dtype=torch.long, check=False)
+        columns = columns.long()
+        width = weight.shape[1]
+        width_x = math.prod(x.shape[1:])  # explicit: -1 is ambiguous for empty tensors
+        dots = (x.reshape(x.shape[0], width_x).index_select(0, columns)
+                * grad.reshape(grad.shape[0], width_x).index_select(0, pair)).sum(-1)
+        flat = right.long().index_select(0, pair) * width + columns
+        grad_weight = dots.new_zeros(weight.numel()).index_add(0, flat, dots)
+        grad_weight = grad_weight.view(weight.shape).to(weight.dtype)
+    return None, None, None, None, grad_x, grad_weight
+
+
+difference_aggregate_op.register_autograd(
+    _difference_aggregate_backward, setup_context=_difference_aggregate_setup
+)
+
+
+@torch.library.custom_op(f"{_LIB}::difference_aggregate_backward", mutates_args=())
+def difference_aggregate_backward_op(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor, grad: Tensor,
+    weight: Tensor | None, num_cols: int,
+) -> Tensor:
+    """``grad_x[c] = Σ_{k : c ∈ cols(left[k]) \\ cols(right[k])} weight[right[k], c] ·
+    grad[k]``."""
+    return get_kernel("difference_aggregate_backward", grad.device)(
+        rowptr, col, left, right, grad, weight, num_cols
+    )
+
+
+@difference_aggregate_backward_op.register_fake
+def _(rowptr, col, left, right, grad, weight, num_cols):  # type: ignore[no-untyped-def]
+    return grad.new_empty([num_cols, *grad.shape[1:]])
+
+
+def _difference_aggregate_backward_setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor
+                                         ) -> None:
+    rowptr, col, left, right, _grad, weight, _num_cols = inputs
+    ctx.save_for_backward(rowptr, col, left, right, weight)
+
+
+def _difference_aggregate_double_backward(ctx: Any, grad_grad_x: Tensor) -> tuple[Any, ...]:
+    # Linear in ``grad``, whose adjoint is the forward op with the same weights.
+    rowptr, col, left, right, weight = ctx.saved_tensors
+    if ctx.needs_input_grad[5]:
+        raise NotImplementedError(
+            "difference_aggregate: second-order gradients with respect to weight are not "
+            "implemented (first-order ones are; pass weight.detach() to the op if the table "
+            "needs no gradient)"
+        )
+    grad_grad = None
+    if ctx.needs_input_grad[4]:
+        grad_grad = difference_aggregate_op(rowptr, col, left, right, grad_grad_x.contiguous(),
+                                            weight)
+    return None, None, None, None, grad_grad, None, None
+
+
+difference_aggregate_backward_op.register_autograd(
+    _difference_aggregate_double_backward, setup_context=_difference_aggregate_backward_setup
+)
+
+
 @torch.library.custom_op(f"{_LIB}::spspmm_expand", mutates_args=())
 def spspmm_expand_op(
     a_rowptr: Tensor, a_col: Tensor, b_rowptr: Tensor, b_col: Tensor, num_cols: int

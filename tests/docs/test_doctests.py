@@ -17,6 +17,8 @@ DOCUMENTED = {
         "scatter",
         "intersect_rows",
         "intersect_aggregate",
+        "difference_rows",
+        "difference_aggregate",
         "spspmm",
     ],
     "gnnkit.sparse.structural": [

@@ -434,3 +434,48 @@ def test_dense_and_sorted_evaluation_caches_agree_with_uncached_scoring(
                                            strict=True):
         assert torch.equal(got_dense, got_sorted)
         torch.testing.assert_close(got_dense, want)
+
+
+@pytest.mark.parametrize("variant", ["ncn", "cn-count"])
+def test_fused_completion_lists_only_new_candidates_and_equals_the_set_path(
+        variant: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In evaluation with a dense cache and a fixed threshold, the completion terms are two
+    fused difference_aggregate passes over a calibrated probability table: equal to the set
+    path (sorted cache), a batch whose candidates were all seen lists nothing, and a changed
+    calibration constant (the official alpha schedule) starts a fresh table."""
+    import gnnkit.nn.linkpred.ncnc as ncnc_module
+
+    torch.manual_seed(0)
+    n = 60
+    A = _random_graph(n, 400, 3)
+    h = torch.randn(n, 6)
+    # offset 0: candidate probabilities near 1/2, so the completion terms weigh
+    predictor = NCNCPredictor(6, 8, depth=1, variant=variant, node_mlp=variant == "ncn",
+                              scale=1.0, offset=0.0).eval()
+    generator = torch.Generator().manual_seed(4)
+    batches = [torch.randint(0, n, (2, 40), generator=generator) for _ in range(3)]
+    batches.append(batches[0].flip(0))  # the same pairs reversed: every candidate is known
+    fused_calls: list[int] = []
+    listings: list[int] = []
+    original_fused = predictor._fused_completion
+    original_rows = ncnc_module.difference_rows
+    monkeypatch.setattr(predictor, "_fused_completion",
+                        lambda *args: fused_calls.append(1) or original_fused(*args))
+    monkeypatch.setattr(ncnc_module, "difference_rows",
+                        lambda *args: listings.append(len(fused_calls)) or original_rows(*args))
+    with torch.no_grad():
+        results = {}
+        for name, limit in (("sorted", n * n - 1), ("dense", n * n)):
+            monkeypatch.setattr(ncnc_module, "DENSE_CACHE_MAX_ENTRIES", limit)
+            with predictor.cached_candidates():
+                got = [predictor(h, A, pairs) for pairs in batches]
+                predictor.set_alpha(0.5)
+                got.append(predictor(h, A, batches[1]))
+                predictor.set_alpha(1.0)
+            results[name] = got
+    assert len(fused_calls) == len(batches) + 1  # the dense run only
+    # batches 1-3 listed new candidates; batch 4 (all known) did not; the new alpha did
+    assert 4 not in listings and 5 in listings and {1, 2, 3} <= set(listings)
+    for got_fused, want in zip(results["dense"], results["sorted"], strict=True):
+        torch.testing.assert_close(got_fused, want, rtol=1e-6, atol=1e-6)
+    assert not torch.allclose(results["dense"][-1], results["dense"][1])

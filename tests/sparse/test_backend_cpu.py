@@ -373,6 +373,20 @@ def test_intersect_rows_hub_against_short_rows_and_no_pairs() -> None:
     assert ptr.tolist() == [0] and common.numel() == 0
 
 
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("dtype", (torch.float32, torch.float64))
+def test_weighted_sum_equals_reference_bit_for_bit_on_gaussian_data(
+        width: int, dtype: torch.dtype) -> None:
+    """The build compiles with -ffp-contract=off, so ``acc + x * w`` is a rounded product and
+    a rounded sum, as the reference's ``x * w`` then ``index_add_``: a contracted FMA (one
+    rounding) would differ in the last bits on data that is not small integers."""
+    A = graph("uniform", torch.int64)
+    x = gaussian(A.num_cols, width, dtype=dtype, seed=40)
+    values = gaussian(A.nnz, dtype=dtype, seed=41)
+    got = cpu.spmm(A.rowptr, A.col, values, x, "sum")[0]
+    assert_identical(got, reference.spmm(A.rowptr, A.col, values, x, "sum")[0], "weighted sum")
+
+
 # ----------------------------------------------------------------------------- fallbacks
 def test_unsupported_inputs_are_answered_by_the_reference() -> None:
     A = graph("uniform", torch.int64)

@@ -56,7 +56,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from gnnkit.sparse import SparseMatrix, index_from_ptr, pair_keys, ptr_from_index, split_keys
+from gnnkit.sparse import (
+    SparseMatrix,
+    difference_aggregate,
+    difference_rows,
+    index_from_ptr,
+    pair_keys,
+    ptr_from_index,
+    split_keys,
+)
 
 from . import ncn as ncn_module
 from .encoder import drop_entries, reset_module
@@ -137,7 +145,10 @@ class _LogitCache:
     """
 
     def __init__(self, num_nodes: int, dtype: torch.dtype, device: torch.device) -> None:
+        self.num_nodes = num_nodes
         self.dense = num_nodes * num_nodes <= DENSE_CACHE_MAX_ENTRIES
+        self._weights: Tensor | None = None
+        self._weight_params: tuple[float, ...] | None = None
         if self.dense:
             self.table = torch.zeros(num_nodes * num_nodes, dtype=dtype, device=device)
             self.known = torch.zeros(num_nodes * num_nodes, dtype=torch.bool, device=device)
@@ -180,6 +191,27 @@ class _LogitCache:
         if self.dense:
             return self.table[keys]
         return self.logits[torch.searchsorted(self.keys, keys)]
+
+    def completion_weights(self, params: tuple[float, ...]) -> Tensor:
+        """``(N, N)`` calibrated probabilities of the scored links, stored at both ``[a, b]``
+        and ``[b, a]`` so that a pair's lookups ``[j, u]`` over ascending ``u`` read one row;
+        NaN where not yet calibrated (dense caches only). ``params`` are the calibration
+        constants; other constants than the table's start a fresh table."""
+        if self._weights is None or self._weight_params != params:
+            n = self.num_nodes
+            self._weights = torch.full((n, n), float("nan"), dtype=self.table.dtype,
+                                       device=self.table.device)
+            self._weight_params = params
+        return self._weights
+
+    def set_weights(self, keys: Tensor, probabilities: Tensor) -> None:
+        """Store the calibrated probabilities of the links ``keys`` (both orientations)."""
+        assert self._weights is not None
+        n = self.num_nodes
+        low, high = split_keys(keys, n, check=False)
+        flat = self._weights.view(-1)
+        flat[low * n + high] = probabilities
+        flat[high * n + low] = probabilities
 
 
 class NCNCPredictor(NCNPredictor):
@@ -349,6 +381,9 @@ class NCNCPredictor(NCNPredictor):
             cache = self._cache_bucket(A, candidate_features, depth - 1)
             if cache is not None and cache.dense:
                 common = self._pool_common_neighbors(x, A, pairs)
+                if self.pt_mlp is None:
+                    return self._fused_completion(common, candidate_features, x, A, pairs,
+                                                  depth, cache)
                 terms = self._dense_completion(h, candidate_features, A, pairs, depth, cache)
                 if self.variant == "cn-count":
                     total = common.squeeze(-1)
@@ -519,6 +554,67 @@ class NCNCPredictor(NCNPredictor):
         if self.pt_mlp is not None:
             return self.pt_mlp(pair_product(h, pairs)).squeeze(-1)
         return self.pt
+
+    def _fused_completion(self, common: Tensor, features: Tensor, x: Tensor, A: SparseMatrix,
+                          pairs: Tensor, depth: int, cache: _LogitCache) -> Tensor:
+        """``MLP_cn``'s input with a fixed threshold in evaluation with a dense cache: the
+        pooled common neighbours ``common`` plus the two completion terms, each one fused
+        pass of :func:`gnnkit.sparse.difference_aggregate` over ``N(i) \\ N(j)`` weighted by
+        the calibrated probability table ``Â[j, u]`` (and ``N(j) \\ N(i)`` by ``Â[i, u]``).
+
+        The same sums as the set path (same members, same ascending order, same products),
+        with no listing, membership gather or calibration per listed neighbour. The
+        probabilities come from the table, calibrated once per link when it is scored, so a
+        probability can differ from the set path's by the last bit of the sigmoid (torch
+        computes the last few elements of a tensor with the scalar ``exp``).
+        """
+        weight = self._completion_weights(features, A, pairs, depth, cache)
+        sides = ((pairs[0], pairs[1]), (pairs[1], pairs[0]))
+        if self.variant == "cn-count":
+            ones = x.new_ones(A.num_cols, 1)
+            total = common.squeeze(-1)
+            for left, right in sides:
+                total = total + difference_aggregate(A, left, right, ones, weight).squeeze(-1)
+            return total.unsqueeze(-1)
+        for left, right in sides:
+            common = common + difference_aggregate(A, left, right, x, weight)
+        return common
+
+    def _completion_weights(self, features: Tensor, A: SparseMatrix, pairs: Tensor, depth: int,
+                            cache: _LogitCache) -> Tensor:
+        """The cache's ``(N, N)`` calibrated probability table, complete on every candidate
+        link of ``pairs``: missing links are scored once (depth ``depth − 1``) and stored.
+
+        Which pairs have a candidate without a probability is one pass of
+        :func:`gnnkit.sparse.difference_aggregate` over ones (NaN marks the missing
+        entries); only those pairs list their candidates. A batch whose candidates were all
+        seen before (most batches of a full evaluation) lists nothing.
+        """
+        n = A.num_rows
+        params = tuple(float(t) for t in (self.scale, self.offset, self.pt, self.alpha))
+        weight = cache.completion_weights(params)
+        ones = features.new_ones(A.num_cols, 1)
+        listed = []
+        for left, right in ((pairs[0], pairs[1]), (pairs[1], pairs[0])):
+            flagged = difference_aggregate(A, left, right, ones, weight).squeeze(-1).isnan()
+            if not bool(flagged.any()):
+                continue
+            ptr, nodes = difference_rows(A, left[flagged], right[flagged])
+            other = right[flagged][index_from_ptr(ptr.long(), total=nodes.numel(), check=False)]
+            nodes = nodes.long()
+            unknown = weight.view(-1)[other * n + nodes].isnan()
+            other, nodes = other[unknown], nodes[unknown]
+            listed.append(pair_keys(torch.minimum(other, nodes), torch.maximum(other, nodes),
+                                    n, n, check=False))
+        if listed:
+            keys = torch.unique(torch.cat(listed), sorted=True)
+            missing = keys[~cache.lookup(keys)]
+            if missing.numel():
+                cache.store(missing, self._score_keys(features, A, missing, depth - 1))
+            probabilities = calibrate_probability(cache.get(keys), self.pt, scale=self.scale,
+                                                  offset=self.offset, alpha=self.alpha)
+            cache.set_weights(keys, probabilities)
+        return weight
 
     def _dense_completion(self, h: Tensor, features: Tensor, A: SparseMatrix, pairs: Tensor,
                           depth: int, cache: _LogitCache) -> list[NeighborSets]:

@@ -39,6 +39,9 @@ from ..index import (
 )
 
 __all__ = [
+    "difference_aggregate",
+    "difference_aggregate_backward",
+    "difference_rows",
     "edge_softmax",
     "edge_softmax_backward",
     "intersect_aggregate",
@@ -358,6 +361,23 @@ def _common_entries(
 
     Rows must be sorted (non-decreasing columns); duplicates are allowed and count once.
     """
+    return _left_entries(rowptr, col, left, right, shared=True)
+
+
+def _difference_entries(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor
+) -> tuple[Tensor, Tensor]:
+    """``(pair, only_left)``, int64: one entry per distinct column of row ``left[k]`` that
+    row ``right[k]`` lacks, ordered by pair, then by increasing column (sorted rows,
+    duplicates count once)."""
+    return _left_entries(rowptr, col, left, right, shared=False)
+
+
+def _left_entries(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor, *, shared: bool
+) -> tuple[Tensor, Tensor]:
+    """The distinct columns of each row ``left[k]`` that row ``right[k]`` has (``shared``)
+    or lacks (not ``shared``), as ``(pair, column)`` int64, by pair then increasing column."""
     left = left.long()
     right = right.long()
     start_l, end_l = rowptr[left].long(), rowptr[left + 1].long()
@@ -379,7 +399,7 @@ def _common_entries(
     else:  # keys are sorted (pairs consecutive, rows sorted); duplicates on the right are fine
         position = torch.searchsorted(key_r, key_l).clamp(max=key_r.numel() - 1)
         found = key_r[position] == key_l
-    keep = found & first
+    keep = (found if shared else ~found) & first
     return pair_l[keep], cols_l[keep]
 
 
@@ -424,6 +444,82 @@ def intersect_aggregate_backward(
     out = torch.zeros(num_cols, width, dtype=acc, device=grad.device)
     gathered = grad.reshape(grad.shape[0], width).index_select(0, pair).to(acc)
     out.index_add_(0, common, gathered)  # entries in pair order: increasing pair per row
+    return out.view(num_cols, *grad.shape[1:]).to(grad.dtype)
+
+
+def difference_rows(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Columns of row ``left[k]`` absent from row ``right[k]``, for each pair ``k``.
+
+    Rows must have non-decreasing columns; a duplicated column counts once. Returns
+    ``(ptr, only_left)`` in CSR form (index dtype of ``col``): pair ``k``'s columns are
+    ``only_left[ptr[k]:ptr[k+1]]``, in increasing order.
+    """
+    pair, only_left = _difference_entries(rowptr, col, left, right)
+    ptr = ptr_from_index(pair, left.numel(), dtype=col.dtype, check=False)
+    return ptr, only_left.to(col.dtype)
+
+
+def _difference_weights(
+    pair: Tensor, columns: Tensor, right: Tensor, weight: Tensor | None, dtype: torch.dtype
+) -> Tensor | None:
+    """``weight[right[pair], columns]`` in ``dtype`` (``None`` without a table)."""
+    if weight is None:
+        return None
+    flat = right.long().index_select(0, pair) * weight.shape[1] + columns
+    return weight.reshape(-1).index_select(0, flat).to(dtype)
+
+
+def difference_aggregate(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor, x: Tensor,
+    weight: Tensor | None,
+) -> Tensor:
+    """Weighted sum of ``x`` over the columns of row ``left[k]`` that row ``right[k]`` lacks.
+
+    ``out[k] = Σ_{c ∈ cols(left[k]) \\ cols(right[k])} w_k(c) · x[c]`` with
+    ``w_k(c) = weight[right[k], c]`` (a dense ``(M, N)`` table) or 1 when ``weight`` is
+    ``None``; ``x`` ``(N, *S)`` → ``out`` ``(B, *S)``. Rows must have non-decreasing columns;
+    a duplicated column counts once.
+
+    Summation order (the contract every backend reproduces bit for bit): each pair starts
+    from 0 and adds ``x[c] · w_k(c)`` (one rounded product, then one rounded sum; no product
+    without a table) in increasing column order, in the accumulation dtype (float32 for half
+    types, the weight converted to it), rounding to ``x``'s dtype once at the end.
+    """
+    pair, only_left = _difference_entries(rowptr, col, left, right)
+    acc = _accumulation_dtype(x.dtype)
+    width = math.prod(x.shape[1:])
+    out = torch.zeros(left.numel(), width, dtype=acc, device=x.device)
+    gathered = x.reshape(x.shape[0], width).index_select(0, only_left).to(acc)
+    w = _difference_weights(pair, only_left, right, weight, acc)
+    if w is not None:
+        gathered = gathered * w.unsqueeze(-1)
+    out.index_add_(0, pair, gathered)  # sequential over entries: increasing column per pair
+    return out.view(left.numel(), *x.shape[1:]).to(x.dtype)
+
+
+def difference_aggregate_backward(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor, grad: Tensor,
+    weight: Tensor | None, num_cols: int,
+) -> Tensor:
+    """Gradient of :func:`difference_aggregate` with respect to ``x``:
+
+    ``grad_x[c] = Σ_{k : c ∈ cols(left[k]) \\ cols(right[k])} w_k(c) · grad[k]``, ``grad``
+    ``(B, *S)`` → ``(num_cols, *S)``.
+
+    Summation order: each ``grad_x`` row starts from 0 and adds ``grad[k] · w_k(c)`` in
+    increasing pair order, in the accumulation dtype, rounded once.
+    """
+    pair, only_left = _difference_entries(rowptr, col, left, right)
+    acc = _accumulation_dtype(grad.dtype)
+    width = math.prod(grad.shape[1:])
+    out = torch.zeros(num_cols, width, dtype=acc, device=grad.device)
+    gathered = grad.reshape(grad.shape[0], width).index_select(0, pair).to(acc)
+    w = _difference_weights(pair, only_left, right, weight, acc)
+    if w is not None:
+        gathered = gathered * w.unsqueeze(-1)
+    out.index_add_(0, only_left, gathered)  # entries in pair order: increasing pair per row
     return out.view(num_cols, *grad.shape[1:]).to(grad.dtype)
 
 

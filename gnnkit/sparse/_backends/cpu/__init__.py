@@ -33,6 +33,9 @@ from .. import reference
 from . import build
 
 __all__ = [
+    "difference_aggregate",
+    "difference_aggregate_backward",
+    "difference_rows",
     "edge_softmax",
     "edge_softmax_backward",
     "intersect_aggregate",
@@ -417,6 +420,63 @@ def intersect_aggregate_backward(
     grad_x = _native().intersect_aggregate_backward(
         rowptr, col, left.long().contiguous(), right.long().contiguous(),
         grad.reshape(grad.shape[0], width).contiguous(), int(num_cols))
+    return grad_x.view(int(num_cols), *grad.shape[1:])
+
+
+def difference_rows(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor
+) -> tuple[Tensor, Tensor]:
+    """C++ :func:`reference.difference_rows`: the distinct columns of row ``left[k]`` absent
+    from row ``right[k]``, increasing, as ``(ptr, only_left)`` in the index dtype of ``col``."""
+    if not _pair_arrays_supported(rowptr, col, left, right):
+        return reference.difference_rows(rowptr, col, left, right)
+    return _native().difference_rows(rowptr, col, left.long().contiguous(),
+                                     right.long().contiguous())
+
+
+def _weight_supported(weight: Tensor | None, x: Tensor) -> bool:
+    return weight is None or (weight.device.type == "cpu" and weight.dim() == 2
+                              and weight.dtype == x.dtype)
+
+
+def difference_aggregate(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor, x: Tensor, weight: Tensor | None
+) -> Tensor:
+    """C++ :func:`reference.difference_aggregate`: ``out[k] = Σ w_k(c) · x[c]`` over the
+    columns ``c`` of row ``left[k]`` absent from row ``right[k]`` (increasing ``c``; one
+    thread per pair; ``w_k(c) = weight[right[k], c]`` or 1)."""
+    if (x.dim() < 1 or not _is_cpu_float(x) or not _weight_supported(weight, x)
+            or not _pair_arrays_supported(rowptr, col, left, right)):
+        return reference.difference_aggregate(rowptr, col, left, right, x, weight)
+    width = _numel(x.shape[1:])
+    out = _native().difference_aggregate(
+        rowptr, col, left.long().contiguous(), right.long().contiguous(),
+        x.reshape(x.shape[0], width).contiguous(),
+        None if weight is None else weight.contiguous())
+    return out.view(left.numel(), *x.shape[1:])
+
+
+def difference_aggregate_backward(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor, grad: Tensor,
+    weight: Tensor | None, num_cols: int,
+) -> Tensor:
+    """C++ :func:`reference.difference_aggregate_backward`: ``grad_x[c] = Σ w_k(c) · grad[k]``
+    over the pairs ``k`` whose difference holds ``c`` (increasing ``k``; parallel over ranges
+    of ``c``)."""
+    if (
+        grad.dim() < 1
+        or grad.shape[0] != left.numel()
+        or not _is_cpu_float(grad)
+        or not _weight_supported(weight, grad)
+        or not _pair_arrays_supported(rowptr, col, left, right)
+    ):
+        return reference.difference_aggregate_backward(rowptr, col, left, right, grad, weight,
+                                                       num_cols)
+    width = _numel(grad.shape[1:])
+    grad_x = _native().difference_aggregate_backward(
+        rowptr, col, left.long().contiguous(), right.long().contiguous(),
+        grad.reshape(grad.shape[0], width).contiguous(),
+        None if weight is None else weight.contiguous(), int(num_cols))
     return grad_x.view(int(num_cols), *grad.shape[1:])
 
 

@@ -214,7 +214,10 @@ def build_config() -> BuildConfig:
     forced_failure = _flag_enabled(ENV_FORCE_FAILURE)
     name = f"gnnkit_cpu_{capability.lower()}" + ("_forced_failure" if forced_failure else "")
     openmp = () if sys.platform == "darwin" else ("-fopenmp",)
-    cflags = ("-O3", *openmp, *arch_flags)
+    # -ffp-contract=off: a product followed by a sum stays two roundings (GCC's GNU mode would
+    # fuse them into one FMA where the target has it), so weighted sums round as the
+    # reference's ``x * w`` then ``index_add_`` do, bit for bit, on any data.
+    cflags = ("-O3", "-ffp-contract=off", *openmp, *arch_flags)
     if forced_failure:
         # -Wfatal-errors: stop at the #error instead of compiling the rest of the file.
         cflags = (*cflags, "-DGNNKIT_FORCE_BUILD_FAILURE", "-Wfatal-errors")

@@ -10,10 +10,14 @@ Kernels (same signatures and semantics as :mod:`gnnkit.sparse._backends.referenc
 * :func:`segment` (:mod:`.segment_kernel`);
 * :func:`spmm_sum_backward` — composed of the two kernels above (spmm over the CSC, sddmm dot);
 * :func:`intersect_aggregate`, :func:`intersect_aggregate_backward` — common-neighbour sums
-  and their gradient, bit-identical to the reference (:mod:`.intersect_kernel`).
+  and their gradient, bit-identical to the reference (:mod:`.intersect_kernel`);
+* :func:`difference_aggregate`, :func:`difference_aggregate_backward` — (weighted) sums over
+  the columns one row has and another lacks, and their gradient, bit-identical to the
+  reference (:mod:`.difference_kernel`).
 
-``spmm_arg_backward``, ``intersect_rows`` and ``spspmm_expand`` are not implemented here; the
-registry falls back to the reference versions (plain PyTorch, which also runs on CUDA).
+``spmm_arg_backward``, ``intersect_rows``, ``difference_rows`` and ``spspmm_expand`` are not
+implemented here; the registry falls back to the reference versions (plain PyTorch, which also
+runs on CUDA).
 
 Devices: CUDA tensors run the compiled kernels. CPU tensors are accepted only when Triton's
 interpreter is switched on (``TRITON_INTERPRET=1``) and no CUDA device exists; they then run the
@@ -36,6 +40,8 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 __all__ = [
+    "difference_aggregate",
+    "difference_aggregate_backward",
     "edge_softmax",
     "edge_softmax_backward",
     "intersect_aggregate",
@@ -169,3 +175,23 @@ def intersect_aggregate_backward(
     from .intersect_kernel import intersect_aggregate_backward as kernel
 
     return kernel(rowptr, col, left, right, grad, num_cols)
+
+
+def difference_aggregate(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor, x: Tensor,
+    weight: Tensor | None,
+) -> Tensor:
+    """See :func:`gnnkit.sparse._backends.reference.difference_aggregate`."""
+    from .difference_kernel import difference_aggregate as kernel
+
+    return kernel(rowptr, col, left, right, x, weight)
+
+
+def difference_aggregate_backward(
+    rowptr: Tensor, col: Tensor, left: Tensor, right: Tensor, grad: Tensor,
+    weight: Tensor | None, num_cols: int,
+) -> Tensor:
+    """See :func:`gnnkit.sparse._backends.reference.difference_aggregate_backward`."""
+    from .difference_kernel import difference_aggregate_backward as kernel
+
+    return kernel(rowptr, col, left, right, grad, weight, num_cols)

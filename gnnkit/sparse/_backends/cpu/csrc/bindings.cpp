@@ -37,6 +37,19 @@ at::Tensor intersect_aggregate_forward(const at::Tensor& rowptr, const at::Tenso
 at::Tensor intersect_aggregate_backward(const at::Tensor& rowptr, const at::Tensor& col,
                                         const at::Tensor& left, const at::Tensor& right,
                                         const at::Tensor& grad, int64_t num_cols);
+at::Tensor difference_aggregate_forward(const at::Tensor& rowptr, const at::Tensor& col,
+                                        const at::Tensor& left, const at::Tensor& right,
+                                        const at::Tensor& x,
+                                        const c10::optional<at::Tensor>& weight);
+at::Tensor difference_aggregate_backward(const at::Tensor& rowptr, const at::Tensor& col,
+                                         const at::Tensor& left, const at::Tensor& right,
+                                         const at::Tensor& grad,
+                                         const c10::optional<at::Tensor>& weight,
+                                         int64_t num_cols);
+std::tuple<at::Tensor, at::Tensor> difference_rows_forward(const at::Tensor& rowptr,
+                                                           const at::Tensor& col,
+                                                           const at::Tensor& left,
+                                                           const at::Tensor& right);
 at::Tensor sample_table(const at::Tensor& seeds);
 std::tuple<at::Tensor, int64_t, int64_t> sample_hop_plan(const at::Tensor& rowptr,
                                                          const at::Tensor& frontier,
@@ -74,6 +87,17 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("intersect_aggregate_backward", &gnnkit::intersect_aggregate_backward,
         "gradient of intersect_aggregate w.r.t. x", py::arg("rowptr"), py::arg("col"),
         py::arg("left"), py::arg("right"), py::arg("grad"), py::arg("num_cols"));
+  m.def("difference_rows", &gnnkit::difference_rows_forward,
+        "columns of each left row absent from its right row", py::arg("rowptr"), py::arg("col"),
+        py::arg("left"), py::arg("right"));
+  m.def("difference_aggregate", &gnnkit::difference_aggregate_forward,
+        "weighted sum of x over the columns of each left row absent from its right row",
+        py::arg("rowptr"), py::arg("col"), py::arg("left"), py::arg("right"), py::arg("x"),
+        py::arg("weight"));
+  m.def("difference_aggregate_backward", &gnnkit::difference_aggregate_backward,
+        "gradient of difference_aggregate w.r.t. x", py::arg("rowptr"), py::arg("col"),
+        py::arg("left"), py::arg("right"), py::arg("grad"), py::arg("weight"),
+        py::arg("num_cols"));
   m.def("sample_table", &gnnkit::sample_table, "hash map global -> local id of the seeds",
         py::arg("seeds"));
   m.def("sample_hop_plan", &gnnkit::sample_hop_plan,
