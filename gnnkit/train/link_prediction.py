@@ -73,7 +73,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -110,13 +110,48 @@ def train_epoch(
     target_link_removal: bool = True,
     generator: torch.Generator | None = None,
     max_batches: int | None = None,
+    deadline: float | None = None,
 ) -> float:
     """One epoch over the positive training links ``(2, E)``; returns the mean batch loss.
 
     Each batch: ``A_b = train_graph − batch`` (with removal), ``h = encoder(x, A_b)``,
     logits of the batch and of as many sampled negatives with ``predictor(h, A_b, ·)``.
-    ``max_batches`` stops early (for time-budgeted runs and benchmarks).
+    ``max_batches`` stops early (for benchmarks); ``deadline`` (a ``time.perf_counter()``
+    value) stops before the first step that would start after it (the first step always
+    runs), for time-budgeted runs.
     """
+    return _train_epoch(encoder, predictor, x, train_graph, train_pos, optimizer, batch_size,
+                        target_link_removal=target_link_removal, generator=generator,
+                        max_batches=max_batches, deadline=deadline).loss
+
+
+class _EpochRun(NamedTuple):
+    """What an epoch did: mean batch loss, steps taken, whether a deadline cut it short."""
+
+    loss: float
+    steps: int
+    cut: bool
+
+
+def _past(deadline: float | None, step: int) -> bool:
+    return deadline is not None and step > 0 and time.perf_counter() > deadline
+
+
+def _train_epoch(
+    encoder: nn.Module,
+    predictor: nn.Module,
+    x: Tensor,
+    train_graph: SparseMatrix,
+    train_pos: Tensor,
+    optimizer: torch.optim.Optimizer,
+    batch_size: int,
+    *,
+    target_link_removal: bool,
+    generator: torch.Generator | None,
+    max_batches: int | None,
+    deadline: float | None,
+) -> _EpochRun:
+    """:func:`train_epoch`, also saying how many steps ran and whether ``deadline`` cut it."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     encoder.train()
@@ -127,6 +162,8 @@ def train_epoch(
                                           train_pos.device)):
         if max_batches is not None and step >= max_batches:
             break
+        if _past(deadline, step):
+            return _EpochRun(sum(losses) / len(losses), len(losses), True)
         batch = train_pos[:, index]
         A = removal(batch)
         optimizer.zero_grad()
@@ -136,7 +173,7 @@ def train_epoch(
         loss.backward()
         optimizer.step()
         losses.append(float(loss.detach()))
-    return sum(losses) / max(len(losses), 1)
+    return _EpochRun(sum(losses) / max(len(losses), 1), len(losses), False)
 
 
 @torch.no_grad()
@@ -189,7 +226,9 @@ class LinkFitResult:
         best_epoch, best_val, test_at_best: the selected epoch (1-based), its validation and
             test metric (fractions).
         history: one entry per epoch: ``epoch``, ``loss``, ``train_seconds`` and, on evaluated
-            epochs, ``val_hits@K``/``test_hits@K`` for every ``K`` and ``eval_seconds``.
+            epochs, ``val_hits@K``/``test_hits@K`` for every ``K`` and ``eval_seconds``; an
+            epoch cut by the time budget (``stop_within_epoch``) also has ``steps`` and
+            ``partial = 1``.
         best_state: ``{"encoder": state_dict, "predictor": state_dict}`` of the selected epoch
             when ``keep_best_state`` was set.
         stopped: why training ended before ``epochs`` (the time budget), else ``None``.
@@ -231,6 +270,7 @@ def fit(
     eval_every: int = 1,
     time_budget: float | None = None,
     max_batches_per_epoch: int | None = None,
+    stop_within_epoch: bool = False,
     keep_best_state: bool = False,
     log: Callable[[dict[str, float]], None] | None = None,
 ) -> LinkFitResult:
@@ -250,21 +290,27 @@ def fit(
         eval_every: evaluate every this many epochs (and at the last one).
         time_budget: seconds of training + evaluation; training stops after the epoch that
             exceeds it (that epoch is evaluated), and :attr:`LinkFitResult.stopped` says so.
+        stop_within_epoch: let ``time_budget`` end an epoch at the first step that would
+            start past it (at least one step runs); the cut epoch is evaluated and its history
+            entry has ``steps`` (taken) and ``partial = 1``. For models whose steps take
+            minutes (NCNC on ogbl-ddi), whose first epoch alone exceeds any budget.
         max_batches_per_epoch: cap the steps per epoch (benchmarks).
         keep_best_state: keep a copy of both state dicts at the selected epoch.
         log: called with every epoch's history entry (progress display).
     """
     train_graph = split.train_graph()
 
-    def run_epoch(optimizer: torch.optim.Optimizer) -> float:
-        return train_epoch(encoder, predictor, x, train_graph, split.train_pos, optimizer,
-                           batch_size, target_link_removal=target_link_removal,
-                           generator=generator, max_batches=max_batches_per_epoch)
+    def run_epoch(optimizer: torch.optim.Optimizer, deadline: float | None) -> _EpochRun:
+        return _train_epoch(encoder, predictor, x, train_graph, split.train_pos, optimizer,
+                            batch_size, target_link_removal=target_link_removal,
+                            generator=generator, max_batches=max_batches_per_epoch,
+                            deadline=deadline)
 
     return _fit_epochs(encoder, predictor, x, split, train_graph, run_epoch, epochs=epochs,
                        lr_encoder=lr_encoder, lr_predictor=lr_predictor, k=k, eval_ks=eval_ks,
                        eval_batch_size=eval_batch_size, eval_every=eval_every,
-                       time_budget=time_budget, keep_best_state=keep_best_state, log=log)
+                       time_budget=time_budget, stop_within_epoch=stop_within_epoch,
+                       keep_best_state=keep_best_state, log=log)
 
 
 def _fit_epochs(
@@ -273,7 +319,7 @@ def _fit_epochs(
     x: Tensor,
     split: LinkSplit,
     train_graph: SparseMatrix,
-    run_epoch: Callable[[torch.optim.Optimizer], float],
+    run_epoch: Callable[[torch.optim.Optimizer, float | None], _EpochRun],
     *,
     epochs: int,
     lr_encoder: float,
@@ -283,11 +329,13 @@ def _fit_epochs(
     eval_batch_size: int,
     eval_every: int,
     time_budget: float | None,
+    stop_within_epoch: bool,
     keep_best_state: bool,
     log: Callable[[dict[str, float]], None] | None,
 ) -> LinkFitResult:
-    """The epochs of :func:`fit` and :func:`fit_sampled`: Adam, ``run_epoch(optimizer)`` (the
-    epoch's mean loss), full-graph evaluation, selection on validation Hits@``k``."""
+    """The epochs of :func:`fit` and :func:`fit_sampled`: Adam, ``run_epoch(optimizer,
+    deadline)`` (one epoch, cut at the budget's deadline), full-graph evaluation, selection on
+    validation Hits@``k``."""
     if epochs < 1:
         raise ValueError(f"epochs must be positive, got {epochs}")
     if k not in eval_ks:
@@ -299,11 +347,14 @@ def _fit_epochs(
     metric = f"hits@{k}"
     result = LinkFitResult(metric, 0, -math.inf, math.nan)
     started = time.perf_counter()
+    deadline = started + time_budget if stop_within_epoch and time_budget is not None else None
     for epoch in range(1, epochs + 1):
         tick = time.perf_counter()
-        loss = run_epoch(optimizer)
-        entry: dict[str, float] = {"epoch": epoch, "loss": loss,
+        run = run_epoch(optimizer, deadline)
+        entry: dict[str, float] = {"epoch": epoch, "loss": run.loss,
                                    "train_seconds": time.perf_counter() - tick}
+        if run.cut:
+            entry.update(steps=run.steps, partial=1)
         out_of_time = time_budget is not None and time.perf_counter() - started > time_budget
         if epoch % eval_every == 0 or epoch == epochs or out_of_time:
             tick = time.perf_counter()
@@ -323,7 +374,10 @@ def _fit_epochs(
         if log is not None:
             log(entry)
         if out_of_time:
-            if epoch < epochs:
+            if run.cut:
+                result.stopped = (f"time budget {time_budget:g} s reached after {run.steps} "
+                                  f"steps of epoch {epoch}")
+            elif epoch < epochs:
                 result.stopped = f"time budget {time_budget:g} s reached after epoch {epoch}"
             break
     return result
@@ -425,6 +479,7 @@ def train_epoch_sampled(
     *,
     target_link_removal: bool = True,
     max_batches: int | None = None,
+    deadline: float | None = None,
 ) -> float:
     """One epoch of sampled steps (module docstring); returns the mean batch loss.
 
@@ -443,8 +498,28 @@ def train_epoch_sampled(
         optimizer: stepped once per batch.
         target_link_removal: remove each batch's positives from its blocks (both
             directions).
-        max_batches: stop after this many steps (time-budgeted runs, benchmarks).
+        max_batches: stop after this many steps (benchmarks).
+        deadline: a ``time.perf_counter()`` value; stop before the first step that would
+            start after it (the first step always runs).
     """
+    return _train_epoch_sampled(encoder, predictor, x, loader, optimizer,
+                                target_link_removal=target_link_removal,
+                                max_batches=max_batches, deadline=deadline).loss
+
+
+def _train_epoch_sampled(
+    encoder: nn.Module,
+    predictor: nn.Module,
+    x: Tensor,
+    loader: LinkNeighborLoader,
+    optimizer: torch.optim.Optimizer,
+    *,
+    target_link_removal: bool,
+    max_batches: int | None,
+    deadline: float | None,
+) -> _EpochRun:
+    """:func:`train_epoch_sampled`, also saying how many steps ran and whether ``deadline``
+    cut it."""
     if not isinstance(loader, LinkNeighborLoader):
         raise TypeError(f"loader must be a gnnkit.data.LinkNeighborLoader, got "
                         f"{type(loader).__name__}")
@@ -459,6 +534,8 @@ def train_epoch_sampled(
     for step, batch in enumerate(loader):
         if max_batches is not None and step >= max_batches:
             break
+        if _past(deadline, step):
+            return _EpochRun(sum(losses) / len(losses), len(losses), True)
         if target_link_removal:
             batch = remove_sampled_target_links(batch)
         degree = (None if full_degree is None else
@@ -468,7 +545,7 @@ def train_epoch_sampled(
         loss.backward()
         optimizer.step()
         losses.append(float(loss.detach()))
-    return sum(losses) / max(len(losses), 1)
+    return _EpochRun(sum(losses) / max(len(losses), 1), len(losses), False)
 
 
 def fit_sampled(
@@ -492,6 +569,7 @@ def fit_sampled(
     eval_every: int = 1,
     time_budget: float | None = None,
     max_batches_per_epoch: int | None = None,
+    stop_within_epoch: bool = False,
     keep_best_state: bool = False,
     log: Callable[[dict[str, float]], None] | None = None,
 ) -> LinkFitResult:
@@ -526,12 +604,13 @@ def fit_sampled(
                                 drop_last=split.train_pos.shape[1] > batch_size, seed=seed,
                                 generator=generator, num_workers=num_workers)
 
-    def run_epoch(optimizer: torch.optim.Optimizer) -> float:
-        return train_epoch_sampled(encoder, predictor, x, loader, optimizer,
-                                   target_link_removal=target_link_removal,
-                                   max_batches=max_batches_per_epoch)
+    def run_epoch(optimizer: torch.optim.Optimizer, deadline: float | None) -> _EpochRun:
+        return _train_epoch_sampled(encoder, predictor, x, loader, optimizer,
+                                    target_link_removal=target_link_removal,
+                                    max_batches=max_batches_per_epoch, deadline=deadline)
 
     return _fit_epochs(encoder, predictor, x, split, train_graph, run_epoch, epochs=epochs,
                        lr_encoder=lr_encoder, lr_predictor=lr_predictor, k=k, eval_ks=eval_ks,
                        eval_batch_size=eval_batch_size, eval_every=eval_every,
-                       time_budget=time_budget, keep_best_state=keep_best_state, log=log)
+                       time_budget=time_budget, stop_within_epoch=stop_within_epoch,
+                       keep_best_state=keep_best_state, log=log)

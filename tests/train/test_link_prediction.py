@@ -40,6 +40,30 @@ def test_short_cora_training_beats_common_neighbours() -> None:
     assert len(result.history) == 2 and result.best_epoch >= 1
 
 
+def test_time_budget_cuts_an_epoch_short_only_when_asked() -> None:
+    """stop_within_epoch: the budget ends the epoch after its first step (which always runs),
+    the cut epoch is evaluated and says how many steps it took; without it, the epoch ends."""
+    x, split = _cora_split()
+    steps = split.train_pos.shape[1] // 1024
+    assert steps > 2
+    results = {}
+    for within in (False, True):
+        torch.manual_seed(0)
+        encoder, predictor = build_model({"name": "gae-dot", "hidden_channels": 8},
+                                         task="link_prediction", in_channels=x.shape[1],
+                                         num_nodes=split.num_nodes)
+        results[within] = fit(encoder, predictor, x, split, epochs=3, batch_size=1024,
+                              lr_encoder=0.01, lr_predictor=0.01, k=20, time_budget=0.0,
+                              stop_within_epoch=within,
+                              generator=torch.Generator().manual_seed(0))
+    (whole,), (cut,) = results[False].history, results[True].history
+    assert "partial" not in whole and "steps" not in whole
+    assert results[False].stopped == "time budget 0 s reached after epoch 1"
+    assert cut["steps"] == 1 and cut["partial"] == 1 and "val_hits@20" in cut
+    assert results[True].stopped == "time budget 0 s reached after 1 steps of epoch 1"
+    assert cut["loss"] != whole["loss"]  # one step's loss, not the epoch's mean
+
+
 def test_time_budget_stops_after_the_first_epoch_and_says_so() -> None:
     x, split = _cora_split()
     torch.manual_seed(0)
