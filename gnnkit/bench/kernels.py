@@ -498,7 +498,8 @@ def _speedup(ours: float | None, theirs: float | None) -> str:
 def markdown(results: Results, features: list[int]) -> str:
     lines = ["# gnnkit CPU kernels: benchmark", "",
              "Produced by `python benchmarks/kernels.py`; times are wall-clock medians in ms "
-             "(lower is better), measured in one process, methods interleaved round by round. "
+             "(lower is better), measured in one process, methods interleaved round by round "
+             "(each round starting one method later). "
              "*ratio* = gnnkit time / other time "
              "(≤ 1 means gnnkit is at least as fast); *speed-up* = other time / gnnkit time.", "",
              "## Machine", ""]
