@@ -385,6 +385,18 @@ def intersect_rows(A: SparseMatrix, left: Tensor, right: Tensor) -> tuple[Tensor
     return C.intersect_rows_op(pattern.rowptr, pattern.col, pairs[0], pairs[1])
 
 
+def _check_column_features(A: SparseMatrix, X: object) -> Tensor:
+    """``X`` as floating features ``(N, *S)`` of ``A``'s ``N`` columns, on ``A``'s device."""
+    X = _check_features(X, "X", A.device)
+    if X.dim() == 0 or X.shape[0] != A.num_cols:
+        raise ValueError(
+            f"X must have one row per column of A: X.shape = {tuple(X.shape)} but A.shape = "
+            f"{A.shape} (pass the features of all {A.num_cols} column nodes, shape "
+            f"({A.num_cols}, F))"
+        )
+    return X
+
+
 def intersect_aggregate(A: SparseMatrix, left: Tensor, right: Tensor, X: Tensor) -> Tensor:
     """Sum of ``X`` over the common neighbours of each pair, without building the sets.
 
@@ -431,14 +443,8 @@ def intersect_aggregate(A: SparseMatrix, left: Tensor, right: Tensor, X: Tensor)
         [[10.0], [0.0], [5.0]]
     """
     A = _check_matrix(A)
-    X = _check_features(X, "X", A.device)
+    X = _check_column_features(A, X)
     left, right = _check_row_pairs(A, left, right)
-    if X.dim() == 0 or X.shape[0] != A.num_cols:
-        raise ValueError(
-            f"X must have one row per column of A: X.shape = {tuple(X.shape)} but A.shape = "
-            f"{A.shape} (pass the features of all {A.num_cols} column nodes, shape "
-            f"({A.num_cols}, F))"
-        )
     structure = _sorted_structure(A, "intersect_aggregate")
     if not _needs_grad(X) and _direct_call(X):
         return get_kernel("intersect_aggregate", X.device)(
@@ -532,14 +538,8 @@ def difference_aggregate(A: SparseMatrix, left: Tensor, right: Tensor, X: Tensor
         [[4.0], [2.5]]
     """
     A = _check_matrix(A)
-    X = _check_features(X, "X", A.device)
+    X = _check_column_features(A, X)
     left, right = _check_row_pairs(A, left, right)
-    if X.dim() == 0 or X.shape[0] != A.num_cols:
-        raise ValueError(
-            f"X must have one row per column of A: X.shape = {tuple(X.shape)} but A.shape = "
-            f"{A.shape} (pass the features of all {A.num_cols} column nodes, shape "
-            f"({A.num_cols}, F))"
-        )
     if weight is not None:
         if not isinstance(weight, Tensor):
             raise TypeError(f"weight must be a torch.Tensor or None, got {type(weight).__name__}")

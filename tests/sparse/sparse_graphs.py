@@ -131,3 +131,34 @@ def csr_order(graph: EdgeList) -> Tensor:
     stable) — computed independently with Python's sort."""
     keys = sorted(range(graph.nnz), key=lambda e: (int(graph.row[e]), int(graph.col[e]), e))
     return torch.tensor(keys, dtype=torch.long)
+
+
+# ------------------------------------------------------------- graphs for row-pair set ops
+def hub_graph(num_nodes: int = 40, seed: int = 0) -> EdgeList:
+    """Undirected random graph with a hub adjacent to every node (twice: duplicates), an
+    isolated node (the last) and a self loop on node 1: the adversarial rows of the row-pair
+    ops (``intersect_aggregate``, ``difference_aggregate``)."""
+    g = torch.Generator().manual_seed(seed)
+    m = 3 * num_nodes
+    src = torch.randint(0, num_nodes - 1, (m,), generator=g)
+    dst = torch.randint(0, num_nodes - 1, (m,), generator=g)
+    others = torch.arange(1, num_nodes - 1)
+    hub = torch.zeros_like(others)
+    src = torch.cat([src, hub, hub, torch.tensor([1])])
+    dst = torch.cat([dst, others, others, torch.tensor([1])])
+    row, col = torch.cat([dst, src]), torch.cat([src, dst])
+    return EdgeList(num_nodes, num_nodes, row, col)
+
+
+#: the graphs the row-pair op tests run on (hub rows, duplicates, self loops, rectangular,
+#: no edges, no columns)
+PAIR_GRAPHS = {
+    "hub": lambda: hub_graph(),
+    "uniform": lambda: make_graph("uniform", 30, 30, 150, seed=1),
+    "duplicates": lambda: make_graph("duplicates", 20, 20, 70, seed=2),
+    "loops": lambda: make_graph("loops", 15, 15, 40, seed=3),
+    "rectangular": lambda: make_graph("heavy", 12, 25, 80, seed=4),
+    "no_edges": lambda: make_graph("empty", 6, 6, 0, seed=0),
+    "no_columns": lambda: EdgeList(5, 0, torch.zeros(0, dtype=torch.long),
+                                   torch.zeros(0, dtype=torch.long)),
+}

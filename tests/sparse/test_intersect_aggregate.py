@@ -25,7 +25,7 @@ from types import ModuleType
 
 import pytest
 import torch
-from sparse_graphs import EdgeList, make_graph
+from sparse_graphs import PAIR_GRAPHS, EdgeList, hub_graph, make_graph
 from torch import Tensor
 
 from gnnkit.sparse import (
@@ -46,31 +46,7 @@ pytestmark = pytest.mark.usefixtures("cpu_kernels_single_threaded")
 
 
 # ----------------------------------------------------------------------------- inputs
-def hub_graph(num_nodes: int = 40, seed: int = 0) -> EdgeList:
-    """Undirected random graph with a hub adjacent to every node (twice: duplicates), an
-    isolated node (the last) and a self loop on node 1."""
-    g = torch.Generator().manual_seed(seed)
-    m = 3 * num_nodes
-    src = torch.randint(0, num_nodes - 1, (m,), generator=g)
-    dst = torch.randint(0, num_nodes - 1, (m,), generator=g)
-    others = torch.arange(1, num_nodes - 1)
-    hub = torch.zeros_like(others)
-    src = torch.cat([src, hub, hub, torch.tensor([1])])
-    dst = torch.cat([dst, others, others, torch.tensor([1])])
-    row, col = torch.cat([dst, src]), torch.cat([src, dst])
-    return EdgeList(num_nodes, num_nodes, row, col)
-
-
-GRAPHS = {
-    "hub": lambda: hub_graph(),
-    "uniform": lambda: make_graph("uniform", 30, 30, 150, seed=1),
-    "duplicates": lambda: make_graph("duplicates", 20, 20, 70, seed=2),
-    "loops": lambda: make_graph("loops", 15, 15, 40, seed=3),
-    "rectangular": lambda: make_graph("heavy", 12, 25, 80, seed=4),
-    "no_edges": lambda: make_graph("empty", 6, 6, 0, seed=0),
-    "no_columns": lambda: EdgeList(5, 0, torch.zeros(0, dtype=torch.long),
-                                   torch.zeros(0, dtype=torch.long)),
-}
+GRAPHS = PAIR_GRAPHS
 
 
 def pairs_for(graph: EdgeList, count: int, seed: int) -> tuple[Tensor, Tensor]:
