@@ -150,6 +150,8 @@ def test_cuda_launch_uses_the_autotuned_compiled_kernel(monkeypatch: pytest.Monk
     kernel.launch(grid, CUDA, "args", ACC_DTYPE=tl.float32)
     assert len(compiled.calls) == 1 and not interpreted.calls
     assert "BLOCK_E" not in compiled.calls[0][2]  # block sizes come from the autotuner
+    # no fused multiply-add: weighted sums round x · w, then the sum, as the reference
+    assert compiled.calls[0][2]["enable_fp_fusion"] is False
     kernel.launch(grid, CPU, "args", ACC_DTYPE=tl.float32)
     assert len(interpreted.calls) == 1 and interpreted.calls[0][2]["BLOCK_E"] == 4
 

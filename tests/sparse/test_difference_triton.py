@@ -221,25 +221,6 @@ def _nvidia_target() -> object | None:
     return GPUTarget("cuda", 80, 32) if "nvidia" in backends else None
 
 
-def test_launchers_disable_multiply_add_fusion(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Both launches ask for ``enable_fp_fusion=False`` (a compile option; the interpreter
-    drops it): a fused ``acc + x · w`` would round once where the reference rounds twice."""
-    seen: list[dict] = []
-    for kernel in (difference_kernel.DIFFERENCE_SUM, difference_kernel.DIFFERENCE_SCATTER):
-        original = kernel.launch
-
-        def spy(*args: object, _original=original, **constexprs: object) -> None:
-            seen.append(constexprs)
-            _original(*args, **constexprs)
-
-        monkeypatch.setattr(kernel, "launch", spy)
-    rowptr, col = csr([[0, 1], [1]])
-    left, right = torch.tensor([0]), torch.tensor([1])
-    x = gaussian(2, 3, dtype=torch.float32, seed=51)
-    assert_both_equal(rowptr, col, left, right, x, x[:1], torch.ones(2, 2))
-    assert len(seen) == 2 and all(c["enable_fp_fusion"] is False for c in seen)
-
-
 @pytest.mark.parametrize("which", ["forward", "backward"])
 @pytest.mark.parametrize(("dtype", "index"), [("fp16", "i32"), ("fp64", "i64")])
 def test_kernels_compile_for_a_gpu(which: str, dtype: str, index: str) -> None:

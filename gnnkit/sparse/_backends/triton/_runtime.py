@@ -132,7 +132,12 @@ class TritonKernel:
         """
         if launch_path(device) == "compiled":
             with torch.cuda.device(device):
-                self.autotuned[grid](*args, **constexprs)
+                # No multiply-add contraction: a fused ``acc + x · w`` rounds once where the
+                # reference (``x * w``, then the sum) and the interpreter round twice, so the
+                # weighted kernels (spmm with values, sddmm dot, the difference sums) would lose
+                # bit-exactness on the GPU only. The kernels are memory bound: the separate
+                # multiply is free.
+                self.autotuned[grid](*args, enable_fp_fusion=False, **constexprs)
         else:
             meta = {**self.interpreter_meta, **constexprs}
             # The interpreter evaluates masked-out lanes with NumPy too (e.g. exp(-inf - -inf));

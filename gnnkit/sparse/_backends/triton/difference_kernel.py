@@ -19,9 +19,10 @@ the program's own rows, distinct columns within a pair, a barrier between blocks
 element of ``grad_x`` is written by one program only, in increasing pair order: no atomics,
 deterministic, bit-identical to the reference.
 
-Both kernels are launched with ``enable_fp_fusion=False``: compiled, ``acc + x · w`` would
-otherwise be contracted into one fused multiply-add (a single rounding), which differs from the
-reference's rounded product followed by a rounded sum. The interpreter (NumPy) never fuses.
+Compiled launches disable multiply-add fusion (``enable_fp_fusion=False``, set for every kernel
+by :meth:`TritonKernel.launch`): ``acc + x · w`` would otherwise be contracted into one fused
+multiply-add (a single rounding), which differs from the reference's rounded product followed
+by a rounded sum. The interpreter (NumPy) never fuses.
 
 Rows must be sorted (non-decreasing columns); a duplicated left column counts once (a lane equal
 to its predecessor in the row is skipped), a column anywhere in the right row is excluded.
@@ -240,11 +241,6 @@ DIFFERENCE_SCATTER = TritonKernel(
     prune=_prune,
 )
 
-# Compile option passed at every launch (the interpreter drops it): no multiply-add fusion, so
-# that compiled kernels round ``x · w`` before adding it, as the reference does.
-_NO_FMA = {"enable_fp_fusion": False}
-
-
 def _weight_args(weight: Tensor | None, dummy: Tensor) -> tuple[Tensor, int, int]:
     """The weight table and its strides; without one, a dummy pointer the kernel never reads."""
     if weight is None:
@@ -273,7 +269,7 @@ def difference_aggregate(
             grid, x.device, rowptr.contiguous(), col.contiguous(), left.contiguous(),
             right.contiguous(), x2, table, out, x2.stride(0), x2.stride(1), stride_w_m,
             stride_w_n, width, HAS_WEIGHT=weight is not None,
-            ACC_DTYPE=accumulation_dtype(x.dtype), **_NO_FMA,
+            ACC_DTYPE=accumulation_dtype(x.dtype),
         )
     return out.view(num_pairs, *x.shape[1:]).to(x.dtype)
 
@@ -302,6 +298,6 @@ def difference_aggregate_backward(
             grid, grad.device, rowptr.contiguous(), col.contiguous(), left.contiguous(),
             right.contiguous(), grad2, table, grad_x, grad2.stride(0), grad2.stride(1),
             stride_w_m, stride_w_n, num_pairs, width, rows, HAS_WEIGHT=weight is not None,
-            ACC_DTYPE=accumulation_dtype(grad.dtype), **_NO_FMA,
+            ACC_DTYPE=accumulation_dtype(grad.dtype),
         )
     return grad_x.view(num_cols, *grad.shape[1:]).to(grad.dtype)
