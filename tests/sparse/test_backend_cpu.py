@@ -387,6 +387,43 @@ def test_weighted_sum_equals_reference_bit_for_bit_on_gaussian_data(
     assert_identical(got, reference.spmm(A.rowptr, A.col, values, x, "sum")[0], "weighted sum")
 
 
+# ----------------------------------------------------------------------------- random
+@pytest.mark.parametrize("seed", range(4))
+def test_bernoulli_keep_mask_equals_reference(seed: int) -> None:
+    """The fused MT19937 mask kernel against the reference (NumPy's MT19937, then the
+    comparisons): same mask, same state after, from every position of a block (an element's
+    two words straddle a regeneration at odd offsets), for lengths 0, 1, short and several
+    blocks long, and at the threshold's extremes (nothing kept, everything kept, ties)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    key = torch.from_numpy(rng.integers(0, 1 << 32, 624, dtype=np.uint32).view(np.int32).copy())
+    thresholds = [0, 1 << 53, (5 << 32) | 7, int(rng.integers(0, 1 << 53))]
+    for pos in (0, 1, 311, 623, 624, int(rng.integers(0, 625))):
+        for n in (0, 1, 2, 313, 5000):
+            for threshold in thresholds:
+                high, low = threshold >> 32, threshold & 0xFFFFFFFF
+                keep, key_after, pos_after = cpu.bernoulli_keep_mask(key, pos, n, high, low)
+                want = reference.bernoulli_keep_mask(key, pos, n, high, low)
+                assert torch.equal(keep, want[0]) and keep.dtype == torch.bool
+                assert torch.equal(key_after, want[1]) and pos_after == want[2]
+    keep, _, _ = cpu.bernoulli_keep_mask(key, 624, 4000, 0, 0)
+    assert not bool(keep.any())  # q = 0
+    keep, _, _ = cpu.bernoulli_keep_mask(key, 624, 4000, 1 << 21, 0)
+    assert bool(keep.all())  # q = 1
+    # a tie on the high word (probability 2^-21 per element, so forced): the threshold's high
+    # word is element 0's, and its low word decides, strictly
+    bit_generator = np.random.MT19937()
+    bit_generator.state = {"bit_generator": "MT19937",
+                           "state": {"key": key.numpy().view(np.uint32).copy(), "pos": 624}}
+    first, second = (int(w) for w in bit_generator.random_raw(2))
+    for low, kept in ((second, False), (second + 1, True)):
+        keep, _, _ = cpu.bernoulli_keep_mask(key, 624, 3, first & 0x1FFFFF, low)
+        assert bool(keep[0]) is kept
+        assert torch.equal(keep, reference.bernoulli_keep_mask(key, 624, 3, first & 0x1FFFFF,
+                                                                low)[0])
+
+
 # ----------------------------------------------------------------------------- fallbacks
 def test_unsupported_inputs_are_answered_by_the_reference() -> None:
     A = graph("uniform", torch.int64)

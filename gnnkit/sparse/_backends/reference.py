@@ -39,6 +39,7 @@ from ..index import (
 )
 
 __all__ = [
+    "bernoulli_keep_mask",
     "difference_aggregate",
     "difference_aggregate_backward",
     "difference_rows",
@@ -550,3 +551,35 @@ def spspmm_expand(
     c_row, c_col = split_keys(unique_key, num_cols, check=False)
     c_rowptr = ptr_from_index(c_row, num_rows, dtype=index_dtype, check=False)
     return c_rowptr, c_col.to(index_dtype), term_to_c, term_a, term_b
+
+
+def bernoulli_keep_mask(key: Tensor, pos: int, n: int, high: int, low: int
+                        ) -> tuple[Tensor, Tensor, int]:
+    """The keep-mask torch's CPU ``bernoulli_(q)`` draws for ``n`` elements, from an MT19937
+    state, and the state after it.
+
+    ``key`` is the ``(624,)`` int32 tensor of the generator's words (their bits), ``pos`` the
+    index of its next word (624: regenerate first), NumPy's layout of the state. Element ``e``
+    uses the next two tempered words ``w_{2e}``, ``w_{2e+1}`` and is kept when
+    ``(w_{2e} mod 2^21, w_{2e+1}) < (high, low)``, the two words of ``ceil(q · 2^53)``: that is
+    ``u_e < q`` for ``u_e = ((2^32 w_{2e} + w_{2e+1}) mod 2^53) · 2^-53``, bernoulli_'s rule
+    (:mod:`gnnkit.nn.linkpred.dropout`). Returns ``(keep (n,) bool, key after, pos after)``.
+
+    Drawn with NumPy's MT19937 (the same recurrence), then compared.
+    """
+    import numpy as np
+
+    bit_generator = np.random.MT19937()
+    bit_generator.state = {"bit_generator": "MT19937",
+                           "state": {"key": key.numpy().view(np.uint32).copy(), "pos": int(pos)}}
+    drawn = np.random.Generator(bit_generator).integers(0, 1 << 32, size=2 * n,
+                                                        dtype=np.uint32)
+    high_bits = np.bitwise_and(drawn[0::2], 0x1FFFFF)  # the bits of w_2e kept mod 2^53
+    keep = np.less(high_bits, high)
+    tie = np.flatnonzero(high_bits == high)
+    if tie.size:  # probability ~2^-21 per element: the low word decides
+        keep[tie] = drawn[2 * tie + 1] < low
+    after = bit_generator.state["state"]
+    key_after = torch.from_numpy(np.asarray(after["key"], dtype=np.uint32).view(np.int32).copy())
+    return torch.from_numpy(keep), key_after, int(after["pos"])
+

@@ -33,6 +33,7 @@ from .. import reference
 from . import build
 
 __all__ = [
+    "bernoulli_keep_mask",
     "difference_aggregate",
     "difference_aggregate_backward",
     "difference_rows",
@@ -519,3 +520,14 @@ def sample_hop(col: Tensor, info: Tensor, fanout: int, replace: bool, u_first: T
         raise ValueError("sample_hop needs a CPU int32/int64 col")
     return _native().sample_hop(_contiguous(col), info, fanout, replace, u_first, u_keys,
                                 u_fallback, table, num_local)
+
+
+# ------------------------------------------------------------------------------ random
+def bernoulli_keep_mask(key: Tensor, pos: int, n: int, high: int, low: int
+                        ) -> tuple[Tensor, Tensor, int]:
+    """C++ :func:`reference.bernoulli_keep_mask`: MT19937 words, tempering and the comparison
+    in one pass, without storing the ``2n`` words."""
+    keep, key_after, pos_after = _native().bernoulli_keep_mask(
+        key.to(torch.int32).contiguous(), int(pos), int(n), int(high), int(low))
+    return keep, key_after, int(pos_after)
+

@@ -61,7 +61,7 @@ __all__ = [
 
 SOURCE_DIR = Path(__file__).resolve().parent / "csrc"
 SOURCES = ("bindings.cpp", "spmm.cpp", "edge_ops.cpp", "intersect.cpp", "sample.cpp",
-           "intersect_aggregate.cpp")
+           "intersect_aggregate.cpp", "random.cpp")
 ENV_BUILD_DIR = "GNNKIT_BUILD_DIR"
 ENV_TORCH_BUILD_DIR = "TORCH_EXTENSIONS_DIR"
 ENV_FORCE_FAILURE = "GNNKIT_CPU_BUILD_FAIL"
