@@ -110,9 +110,10 @@ def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
         return F.dropout(x, p=p, training=training)
     q = 1.0 - p
     keep = _keep_mask(None, x.numel(), q).view(x.shape)
-    # F.dropout's own noise: the 0./1. mask, div_(1 - p), then input * noise
-    noise = keep.to(x.dtype)
-    noise.div_(q)
+    # F.dropout's own noise is the 0./1. mask, div_(1 - p): 0 or the one value 1 / (1 - p)
+    # rounded as div_ rounds it, written here in one pass instead of two
+    scale = torch.ones(1, dtype=x.dtype).div_(q)
+    noise = torch.where(keep, scale, torch.zeros((), dtype=x.dtype))
     return x * noise
 
 
