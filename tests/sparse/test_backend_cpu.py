@@ -407,6 +407,17 @@ def test_bernoulli_keep_mask_equals_reference(seed: int) -> None:
                 want = reference.bernoulli_keep_mask(key, pos, n, high, low)
                 assert torch.equal(keep, want[0]) and keep.dtype == torch.bool
                 assert torch.equal(key_after, want[1]) and pos_after == want[2]
+    # the noise variant: scale[0] where kept, 0 elsewhere, in scale's dtype (dropout's noise)
+    threshold = int(rng.integers(0, 1 << 53))
+    high, low = threshold >> 32, threshold & 0xFFFFFFFF
+    for dtype in FLOAT_TYPES:
+        scale = torch.ones(1, dtype=dtype).div_(0.3)
+        noise, key_after, pos_after = cpu.bernoulli_keep_mask(key, 311, 5000, high, low, scale)
+        want = reference.bernoulli_keep_mask(key, 311, 5000, high, low, scale)
+        assert noise.dtype == dtype and torch.equal(noise, want[0])
+        assert torch.equal(key_after, want[1]) and pos_after == want[2]
+        mask = cpu.bernoulli_keep_mask(key, 311, 5000, high, low)[0]
+        assert torch.equal(noise, mask.to(dtype).div_(0.3))  # F.dropout's own construction
     keep, _, _ = cpu.bernoulli_keep_mask(key, 624, 4000, 0, 0)
     assert not bool(keep.any())  # q = 0
     keep, _, _ = cpu.bernoulli_keep_mask(key, 624, 4000, 1 << 21, 0)

@@ -54,9 +54,11 @@ _checked: bool | None = None  # None: not yet checked; then whether the fast pat
 _enabled = True
 
 
-def _keep_mask(generator: torch.Generator | None, n: int, q: float) -> Tensor:
+def _keep_mask(generator: torch.Generator | None, n: int, q: float,
+               scale: Tensor | None = None) -> Tensor:
     """``(n,)`` bool mask ``u_e < q`` drawn as ``bernoulli_(q)`` would, advancing the
-    generator (``None``: the default CPU generator) by the same ``2n`` words."""
+    generator (``None``: the default CPU generator) by the same ``2n`` words; with ``scale``
+    (one element) the values ``scale`` where kept and 0 elsewhere, in its dtype."""
     state = (torch.get_rng_state() if generator is None else generator.get_state()).numpy()
     raw = state.tobytes()
     left = int(np.frombuffer(raw[_LEFT], np.int32)[0])
@@ -67,7 +69,7 @@ def _keep_mask(generator: torch.Generator | None, n: int, q: float) -> Tensor:
     # the C++ kernel (one fused pass) where the cpu backend loaded, NumPy's MT19937 otherwise
     draw = get_kernel("bernoulli_keep_mask", torch.device("cpu"))
     keep, key_after, pos_after = draw(torch.from_numpy(words.view(np.int32)), 625 - left, n,
-                                      threshold >> 32, threshold & 0xFFFFFFFF)
+                                      threshold >> 32, threshold & 0xFFFFFFFF, scale)
     new_state = bytearray(raw)
     new_state[_LEFT] = np.int32(625 - pos_after).tobytes()
     new_state[_NEXT] = np.uint64(pos_after).tobytes()
@@ -109,11 +111,10 @@ def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
             or x.numel() < MIN_ELEMENTS or not _enabled or not _fast_path_is_exact()):
         return F.dropout(x, p=p, training=training)
     q = 1.0 - p
-    keep = _keep_mask(None, x.numel(), q).view(x.shape)
     # F.dropout's own noise is the 0./1. mask, div_(1 - p): 0 or the one value 1 / (1 - p)
-    # rounded as div_ rounds it, written here in one pass instead of two
+    # rounded as div_ rounds it, written by the draw itself (one pass, no bool mask)
     scale = torch.ones(1, dtype=x.dtype).div_(q)
-    noise = torch.where(keep, scale, torch.zeros((), dtype=x.dtype))
+    noise = _keep_mask(None, x.numel(), q, scale).view(x.shape)
     return x * noise
 
 

@@ -553,8 +553,8 @@ def spspmm_expand(
     return c_rowptr, c_col.to(index_dtype), term_to_c, term_a, term_b
 
 
-def bernoulli_keep_mask(key: Tensor, pos: int, n: int, high: int, low: int
-                        ) -> tuple[Tensor, Tensor, int]:
+def bernoulli_keep_mask(key: Tensor, pos: int, n: int, high: int, low: int,
+                        scale: Tensor | None = None) -> tuple[Tensor, Tensor, int]:
     """The keep-mask torch's CPU ``bernoulli_(q)`` draws for ``n`` elements, from an MT19937
     state, and the state after it.
 
@@ -563,7 +563,9 @@ def bernoulli_keep_mask(key: Tensor, pos: int, n: int, high: int, low: int
     uses the next two tempered words ``w_{2e}``, ``w_{2e+1}`` and is kept when
     ``(w_{2e} mod 2^21, w_{2e+1}) < (high, low)``, the two words of ``ceil(q · 2^53)``: that is
     ``u_e < q`` for ``u_e = ((2^32 w_{2e} + w_{2e+1}) mod 2^53) · 2^-53``, bernoulli_'s rule
-    (:mod:`gnnkit.nn.linkpred.dropout`). Returns ``(keep (n,) bool, key after, pos after)``.
+    (:mod:`gnnkit.nn.linkpred.dropout`). Returns ``(keep (n,) bool, key after, pos after)``;
+    with ``scale`` (a one-element floating tensor) ``keep`` is dropout's noise instead:
+    ``scale[0]`` where kept, 0 elsewhere, in ``scale``'s dtype.
 
     Drawn with NumPy's MT19937 (the same recurrence), then compared.
     """
@@ -581,5 +583,8 @@ def bernoulli_keep_mask(key: Tensor, pos: int, n: int, high: int, low: int
         keep[tie] = drawn[2 * tie + 1] < low
     after = bit_generator.state["state"]
     key_after = torch.from_numpy(np.asarray(after["key"], dtype=np.uint32).view(np.int32).copy())
-    return torch.from_numpy(keep), key_after, int(after["pos"])
+    mask = torch.from_numpy(keep)
+    if scale is not None:
+        mask = torch.where(mask, scale.reshape(()), torch.zeros((), dtype=scale.dtype))
+    return mask, key_after, int(after["pos"])
 

@@ -523,11 +523,14 @@ def sample_hop(col: Tensor, info: Tensor, fanout: int, replace: bool, u_first: T
 
 
 # ------------------------------------------------------------------------------ random
-def bernoulli_keep_mask(key: Tensor, pos: int, n: int, high: int, low: int
-                        ) -> tuple[Tensor, Tensor, int]:
-    """C++ :func:`reference.bernoulli_keep_mask`: MT19937 words, tempering and the comparison
-    in one pass, without storing the ``2n`` words."""
+def bernoulli_keep_mask(key: Tensor, pos: int, n: int, high: int, low: int,
+                        scale: Tensor | None = None) -> tuple[Tensor, Tensor, int]:
+    """C++ :func:`reference.bernoulli_keep_mask`: MT19937 words, tempering, the comparison
+    and (with ``scale``) the noise values in one pass, without storing the ``2n`` words."""
+    if scale is not None and (scale.device.type != "cpu" or scale.numel() != 1
+                              or not scale.is_floating_point()):
+        return reference.bernoulli_keep_mask(key, pos, n, high, low, scale)
     keep, key_after, pos_after = _native().bernoulli_keep_mask(
-        key.to(torch.int32).contiguous(), int(pos), int(n), int(high), int(low))
+        key.to(torch.int32).contiguous(), int(pos), int(n), int(high), int(low), scale)
     return keep, key_after, int(pos_after)
 

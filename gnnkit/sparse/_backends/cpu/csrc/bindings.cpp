@@ -50,9 +50,9 @@ std::tuple<at::Tensor, at::Tensor> difference_rows_forward(const at::Tensor& row
                                                            const at::Tensor& col,
                                                            const at::Tensor& left,
                                                            const at::Tensor& right);
-std::tuple<at::Tensor, at::Tensor, int64_t> bernoulli_keep_mask(const at::Tensor& key,
-                                                                int64_t pos, int64_t n,
-                                                                int64_t high, int64_t low);
+std::tuple<at::Tensor, at::Tensor, int64_t> bernoulli_keep_mask(
+    const at::Tensor& key, int64_t pos, int64_t n, int64_t high, int64_t low,
+    const c10::optional<at::Tensor>& scale);
 at::Tensor sample_table(const at::Tensor& seeds);
 std::tuple<at::Tensor, int64_t, int64_t> sample_hop_plan(const at::Tensor& rowptr,
                                                          const at::Tensor& frontier,
@@ -103,7 +103,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("num_cols"));
   m.def("bernoulli_keep_mask", &gnnkit::bernoulli_keep_mask,
         "keep-mask of torch's CPU bernoulli_ from an MT19937 state (key, pos), fused",
-        py::arg("key"), py::arg("pos"), py::arg("n"), py::arg("high"), py::arg("low"));
+        py::arg("key"), py::arg("pos"), py::arg("n"), py::arg("high"), py::arg("low"),
+        py::arg("scale"));
   m.def("sample_table", &gnnkit::sample_table, "hash map global -> local id of the seeds",
         py::arg("seeds"));
   m.def("sample_hop_plan", &gnnkit::sample_hop_plan,

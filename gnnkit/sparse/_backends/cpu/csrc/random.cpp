@@ -12,6 +12,7 @@
 // the 2n words (8 bytes per element written and read again) or the comparison passes.
 #include "common.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <tuple>
 
@@ -50,28 +51,12 @@ inline uint32_t temper(uint32_t y) {
   return y;
 }
 
-}  // namespace
-
-// key (624,) int32 (the MT19937 words' bits), pos in [0, 624]; n elements; threshold =
-// ceil(q * 2^53) as (high, low) = (threshold >> 32, threshold & 0xffffffff). Returns
-// (keep (n,) bool, key after, pos after).
-std::tuple<at::Tensor, at::Tensor, int64_t> bernoulli_keep_mask(const at::Tensor& key,
-                                                                int64_t pos, int64_t n,
-                                                                int64_t high, int64_t low) {
-  TORCH_CHECK(key.scalar_type() == at::kInt && key.numel() == kStateWords && key.is_contiguous(),
-              "bernoulli_keep_mask: key must be a contiguous (624,) int32 tensor");
-  TORCH_CHECK(pos >= 0 && pos <= kStateWords, "bernoulli_keep_mask: pos must lie in [0, 624]");
-  TORCH_CHECK(n >= 0, "bernoulli_keep_mask: n must be non-negative");
-  TORCH_CHECK(high >= 0 && high <= (int64_t(1) << 21) && low >= 0 && low <= 0xffffffffLL,
-              "bernoulli_keep_mask: the threshold must be ceil(q * 2^53) split in two words");
-  at::Tensor state = key.clone();
-  uint32_t* mt = reinterpret_cast<uint32_t*>(state.data_ptr<int32_t>());
-  at::Tensor keep = at::empty({n}, key.options().dtype(at::kBool));
-  bool* out = keep.data_ptr<bool>();
-  const uint32_t high_word = static_cast<uint32_t>(high);
-  const uint32_t low_word = static_cast<uint32_t>(low);
+// The draw itself: writes out[e] = kept ? on : off for e < n, advancing (mt, pos).
+template <typename T>
+void draw_mask(uint32_t* mt, int64_t& pos, int64_t n, uint32_t high_word, uint32_t low_word,
+               T on, T off, T* out) {
   // Whole blocks of tempered words are consumed element by element; an element's two words
-  // may straddle two blocks, so the words go through a small ring of one block plus one word.
+  // may straddle two blocks (the first word ends one block, the second starts the next).
   uint32_t block[kStateWords];
   int64_t available = 0;  // tempered words left in `block`, starting at `first`
   int64_t first = 0;
@@ -88,15 +73,14 @@ std::tuple<at::Tensor, at::Tensor, int64_t> bernoulli_keep_mask(const at::Tensor
   int64_t e = 0;
   while (e < n) {
     if (available < 2) {
-      uint32_t carried = 0;
       const bool has_carry = available == 1;
-      if (has_carry) carried = block[first];
+      const uint32_t carried = has_carry ? block[first] : 0;
       refill();
       if (has_carry) {
         // an element whose first word ended the previous block
-        const uint32_t w0 = carried, w1 = block[first];
-        const uint32_t top = w0 & 0x1FFFFFU;
-        out[e++] = top < high_word || (top == high_word && w1 < low_word);
+        const uint32_t top = carried & 0x1FFFFFU;
+        const bool kept = top < high_word || (top == high_word && block[first] < low_word);
+        out[e++] = kept ? on : off;
         ++first;
         --available;
         continue;
@@ -105,19 +89,57 @@ std::tuple<at::Tensor, at::Tensor, int64_t> bernoulli_keep_mask(const at::Tensor
     // as many elements as the block holds pairs of words
     const int64_t count = std::min<int64_t>(n - e, available / 2);
     const uint32_t* __restrict w = block + first;
-    bool* __restrict o = out + e;
+    T* __restrict o = out + e;
     for (int64_t k = 0; k < count; ++k) {
       const uint32_t top = w[2 * k] & 0x1FFFFFU;
-      o[k] = (top < high_word) | ((top == high_word) & (w[2 * k + 1] < low_word));
+      const bool kept = (top < high_word) | ((top == high_word) & (w[2 * k + 1] < low_word));
+      o[k] = kept ? on : off;
     }
     e += count;
     first += 2 * count;
     available -= 2 * count;
   }
-  // words tempered but not consumed go back to the stream: the position is where the next
-  // unconsumed word lies in the current state
-  const int64_t next_pos = available > 0 ? kStateWords - available : pos;
-  return {keep, state, next_pos};
+  // words tempered but not consumed go back to the stream: the next word is the first
+  // unconsumed one of the current state
+  if (available > 0) pos = kStateWords - available;
+}
+
+}  // namespace
+
+// key (624,) int32 (the MT19937 words' bits), pos in [0, 624]; n elements; threshold =
+// ceil(q * 2^53) as (high, low) = (threshold >> 32, threshold & 0xffffffff). Returns
+// (keep (n,), key after, pos after): keep is bool, or, with `scale` (a one-element floating
+// tensor), the dropout noise itself in scale's dtype: scale[0] where kept, 0 elsewhere (one
+// pass instead of the mask, its conversion and a division).
+std::tuple<at::Tensor, at::Tensor, int64_t> bernoulli_keep_mask(
+    const at::Tensor& key, int64_t pos, int64_t n, int64_t high, int64_t low,
+    const c10::optional<at::Tensor>& scale) {
+  TORCH_CHECK(key.scalar_type() == at::kInt && key.numel() == kStateWords && key.is_contiguous(),
+              "bernoulli_keep_mask: key must be a contiguous (624,) int32 tensor");
+  TORCH_CHECK(pos >= 0 && pos <= kStateWords, "bernoulli_keep_mask: pos must lie in [0, 624]");
+  TORCH_CHECK(n >= 0, "bernoulli_keep_mask: n must be non-negative");
+  TORCH_CHECK(high >= 0 && high <= (int64_t(1) << 21) && low >= 0 && low <= 0xffffffffLL,
+              "bernoulli_keep_mask: the threshold must be ceil(q * 2^53) split in two words");
+  at::Tensor state = key.clone();
+  uint32_t* mt = reinterpret_cast<uint32_t*>(state.data_ptr<int32_t>());
+  const uint32_t high_word = static_cast<uint32_t>(high);
+  const uint32_t low_word = static_cast<uint32_t>(low);
+  at::Tensor out;
+  if (scale.has_value() && scale->defined()) {
+    TORCH_CHECK(scale->numel() == 1 && scale->is_floating_point(),
+                "bernoulli_keep_mask: scale must be a one-element floating tensor");
+    out = at::empty({n}, scale->options());
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, scale->scalar_type(),
+                                    "gnnkit_bernoulli_noise", [&] {
+      const scalar_t on = scale->contiguous().data_ptr<scalar_t>()[0];
+      draw_mask<scalar_t>(mt, pos, n, high_word, low_word, on, scalar_t(0),
+                          out.data_ptr<scalar_t>());
+    });
+  } else {
+    out = at::empty({n}, key.options().dtype(at::kBool));
+    draw_mask<bool>(mt, pos, n, high_word, low_word, true, false, out.data_ptr<bool>());
+  }
+  return {out, state, pos};
 }
 
 }  // namespace gnnkit
