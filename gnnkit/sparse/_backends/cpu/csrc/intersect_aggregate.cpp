@@ -314,6 +314,17 @@ void gather_weighted_row(acc_type<scalar_t>* out, const scalar_t* x, int64_t K,
   }
 }
 
+// One range of grad_x's rows per thread (a single range below kSerialWork): the backwards'
+// split, where every thread walks all pairs and keeps the columns in its range.
+inline std::vector<int64_t> row_ranges(int64_t num_cols, int64_t work) {
+  const int64_t slices = work < kSerialWork ? 1 : std::min<int64_t>(num_threads(), num_cols);
+  std::vector<int64_t> bounds(slices + 1);
+  for (int64_t s = 0; s <= slices; ++s) {
+    bounds[s] = num_cols / slices * s + (num_cols % slices) * s / slices;
+  }
+  return bounds;
+}
+
 void check_pairs(const at::Tensor& left, const at::Tensor& right, const char* name) {
   TORCH_CHECK(left.scalar_type() == at::kLong && right.scalar_type() == at::kLong &&
                   left.is_contiguous() && right.is_contiguous() &&
@@ -410,13 +421,7 @@ at::Tensor intersect_aggregate_backward(const at::Tensor& rowptr, const at::Tens
         // F = 224: feature slices took 0.52-0.56 s on 2 threads against 0.34 s on one),
         // while a thread with half the rows pays for half of them, on a range that can stay
         // in its own cache. Every thread still redoes the intersections.
-        const int64_t work = num_pairs * (64 + K);
-        const int64_t slices =
-            work < kSerialWork ? 1 : std::min<int64_t>(num_threads(), num_cols);
-        std::vector<int64_t> bounds(slices + 1);
-        for (int64_t s = 0; s <= slices; ++s) {
-          bounds[s] = num_cols / slices * s + (num_cols % slices) * s / slices;
-        }
+        const auto bounds = row_ranges(num_cols, num_pairs * (64 + K));
         const int64_t bytes = K * static_cast<int64_t>(sizeof(acc_t));
         for_each_block(bounds, [&](int64_t r0, int64_t r1) {
           std::vector<index_t> common;
@@ -569,13 +574,7 @@ at::Tensor difference_aggregate_backward(const at::Tensor& rowptr, const at::Ten
         acc_t* gxp = grad_x.data_ptr<acc_t>();
         // Threads own ranges of grad_x's rows and each walks every pair in increasing order
         // (see intersect_aggregate_backward for why rows, not feature slices).
-        const int64_t work = num_pairs * (64 + K);
-        const int64_t slices =
-            work < kSerialWork ? 1 : std::min<int64_t>(num_threads(), num_cols);
-        std::vector<int64_t> bounds(slices + 1);
-        for (int64_t s = 0; s <= slices; ++s) {
-          bounds[s] = num_cols / slices * s + (num_cols % slices) * s / slices;
-        }
+        const auto bounds = row_ranges(num_cols, num_pairs * (64 + K));
         const int64_t bytes = K * static_cast<int64_t>(sizeof(acc_t));
         for_each_block(bounds, [&](int64_t r0, int64_t r1) {
           DifferenceRow<index_t, scalar_t> row(rp, cp, wp, num_cols, num_pairs);
