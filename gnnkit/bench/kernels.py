@@ -60,7 +60,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
@@ -307,17 +307,26 @@ class Inputs:
                    csr, torch.randn(n, features, generator=g))
 
 
-def gnnkit_forward(inputs: Inputs, reduce: str, backend: str) -> Callable[[], Tensor]:
-    if backend == resolve_backend(inputs.x.device):
-        # the automatic choice: time the op as a user calls it, without use_backend (whose
-        # context and forced-backend lookup cost a few µs, which count on Cora)
-        return lambda: spmm(inputs.matrix, inputs.x, reduce)
+T = TypeVar("T")
 
-    def run() -> Tensor:
+
+def on_backend(run: Callable[[], T], backend: str, device: torch.device) -> Callable[[], T]:
+    """``run`` on ``backend``: as is when that is the automatic choice for ``device`` (timed as
+    a user calls it: ``use_backend``'s context and forced lookup cost a few µs, which count on
+    Cora), else inside ``use_backend`` for the whole call (a backward included, which looks its
+    kernels up when it runs)."""
+    if backend == resolve_backend(device):
+        return run
+
+    def forced() -> T:
         with use_backend(backend):
-            return spmm(inputs.matrix, inputs.x, reduce)
+            return run()
 
-    return run
+    return forced
+
+
+def gnnkit_forward(inputs: Inputs, reduce: str, backend: str) -> Callable[[], Tensor]:
+    return on_backend(lambda: spmm(inputs.matrix, inputs.x, reduce), backend, inputs.x.device)
 
 
 def sparse_mm_forward(inputs: Inputs, reduce: str) -> Callable[[], Tensor]:
@@ -372,16 +381,7 @@ def gnnkit_training(inputs: Inputs, backend: str) -> Callable[[], None]:
     def forward(x: Tensor, values: Tensor) -> Tensor:
         return spmm(inputs.matrix.with_values(values), x)
 
-    step = training_step(forward, inputs)
-    if backend == resolve_backend(inputs.x.device):
-        return step
-
-    def run() -> None:
-        # the whole step, backward included: the backward looks its kernels up when it runs
-        with use_backend(backend):
-            step()
-
-    return run
+    return on_backend(training_step(forward, inputs), backend, inputs.x.device)
 
 
 # torch.sparse.mm's backward for the sparse operand materialises a dense N × N gradient before
